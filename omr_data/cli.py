@@ -1,0 +1,289 @@
+"""`omr-data …`: a thin command line over the library.
+
+Heavy imports happen inside the commands so `omr-data --help` is instant. Every command
+ends with a one-line summary; a failure is one readable line and a non-zero exit
+(`--debug` shows the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any, Callable
+
+EXAMPLES = {
+    "run": """examples:
+  omr-data run pipelines/demo.yaml
+  omr-data run pipelines/rl_74k.yaml --workdir /data/runs/rl --workers 16
+  omr-data run pipelines/sft_874k.yaml --only normalize_llava,distill --check""",
+    "publish": """examples:
+  omr-data publish runs/demo/sft --repo omr/sft-874k --hub-dir hub --version v0.1
+  omr-data publish runs/rl/dedup --repo omr/rl-74k --config virl39k --to-hub --version v1.0""",
+    "stats": """examples:
+  omr-data stats runs/demo/sft
+  omr-data stats runs/demo/sft --plots runs/demo/sft/stats --json""",
+    "normalize": """examples:
+  omr-data normalize --source llava_cot samples/llava_cot runs/llava
+  omr-data normalize --source virl39k /data/ViRL39K/39Krelease.parquet runs/virl --image-root /data/ViRL39K
+  omr-data normalize --source mmk12 /data/MMK12 runs/mmk12_test --split test""",
+    "distill": """examples:
+  omr-data serve-teacher --simulated --port 8000 &   # offline, simulated teacher
+  omr-data distill runs/llava runs/traces --teacher qwen3-vl-235b --n 8 --base-url http://127.0.0.1:8000/v1
+  omr-data distill runs/llava runs/traces --teacher qwen3-vl-235b --n 8 \\
+      --base-url http://gpu1:8000/v1 --base-url http://gpu2:8000/v1 --concurrency 256""",
+    "verify": """examples:
+  omr-data verify runs/traces runs/verified
+  omr-data verify runs/traces runs/verified --judge qwen3-235b-judge --judge-base-url http://gpu3:8000/v1""",
+    "serve-teacher": """examples:
+  omr-data serve-teacher --simulated --port 8000
+  omr-data serve-teacher --simulated --accuracy 0.6 --oracle runs/llava""",
+}
+
+
+class CliError(Exception):
+    """A failure to report as one line."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.handler(args) or 0
+    except KeyboardInterrupt:
+        print("interrupted: finished work is kept; rerun the same command to resume",
+              file=sys.stderr)
+        return 130
+    except Exception as err:  # one readable line unless --debug
+        if args.debug:
+            raise
+        print(f"omr-data {args.command}: error: {_one_line(err)}", file=sys.stderr)
+        return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from omr_data import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="omr-data",
+        description="Build, verify and publish multimodal reasoning data (OpenMMReasoner recipe).",
+        epilog="Run 'omr-data COMMAND --help' for a command's options and examples.")
+    parser.add_argument("--version", action="version", version=f"omr-data {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name: str, help_text: str, handler: Callable) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text,
+                           epilog=EXAMPLES.get(name),
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show tracebacks on errors")
+        p.set_defaults(handler=handler)
+        return p
+
+    p = command("run", "Run a YAML recipe (cached, resumable).", cmd_run)
+    p.add_argument("recipe", help="recipe file, e.g. pipelines/demo.yaml")
+    p.add_argument("--executor", choices=["local", "ray"], default="local")
+    p.add_argument("--address", help="Ray cluster address (with --executor ray)")
+    p.add_argument("--workers", type=int, help="worker processes (local executor)")
+    p.add_argument("--workdir", help="override the recipe's workdir")
+    p.add_argument("--only", help="comma-separated step ids to run (others must be done)")
+    p.add_argument("--check", action="store_true", help="validate the recipe and exit")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    p = command("publish", "Publish dataset directories as a versioned Hub dataset.", cmd_publish)
+    p.add_argument("inputs", nargs="+", metavar="DIR")
+    p.add_argument("--repo", required=True, help="e.g. omr/sft-874k")
+    p.add_argument("--version", required=True, help="version tag, e.g. v1.0")
+    p.add_argument("--config", help="config name (default: the default config)")
+    p.add_argument("--split", default="train")
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--hub-dir", help="write PATH/<repo> as a local git repo (offline)")
+    target.add_argument("--to-hub", action="store_true", help="push to the Hugging Face Hub")
+    p.add_argument("--private", action="store_true", help="create the Hub repo as private")
+
+    p = command("stats", "Counts, lengths, pass rates and rejects of a dataset; PNG plots.",
+                cmd_stats)
+    p.add_argument("dataset", metavar="DIR")
+    p.add_argument("--plots", metavar="OUT", help="where to write PNG plots (default DIR/stats)")
+    p.add_argument("--no-plots", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the statistics as JSON")
+
+    p = command("normalize", "Read a public source in its own format into records.",
+                cmd_normalize)
+    p.add_argument("--source", required=True, help="adapter name, e.g. llava_cot, virl39k")
+    p.add_argument("input", metavar="INPUT", help="file or folder in the source's format")
+    p.add_argument("output", metavar="OUT")
+    p.add_argument("--image-root", help="where relative image paths resolve")
+    p.add_argument("--split", help="split to read (default: the training split)")
+    _common_stage_flags(p)
+
+    p = command("distill", "Sample n reasoning traces per question from a teacher.", cmd_distill)
+    p.add_argument("input", metavar="IN")
+    p.add_argument("output", metavar="OUT")
+    p.add_argument("--teacher", help="preset: qwen3-vl-235b (default), qwen2.5-vl-72b, simulated")
+    p.add_argument("--model", help="override the preset's model name")
+    p.add_argument("--n", type=int, help="traces per question (default 8)")
+    p.add_argument("--base-url", action="append", dest="base_urls", metavar="URL",
+                   help="OpenAI-compatible endpoint (repeat for several servers)")
+    p.add_argument("--api-key-env", help="environment variable holding the API key")
+    p.add_argument("--concurrency", type=int)
+    p.add_argument("--temperature", type=float)
+    p.add_argument("--top-p", type=float)
+    p.add_argument("--max-tokens", type=int)
+    p.add_argument("--max-requests-per-minute", type=int)
+    p.add_argument("--max-tokens-per-minute", type=int)
+    p.add_argument("--request-deadline-s", type=float)
+    p.add_argument("--max-image-pixels", type=int)
+    p.add_argument("--journal", help="request journal path (default OUT/journal.sqlite)")
+    _common_stage_flags(p)
+
+    p = command("verify", "Score traces (rules, math-verify, optional LLM judge); keep correct.",
+                cmd_verify)
+    p.add_argument("input", metavar="IN")
+    p.add_argument("output", metavar="OUT")
+    p.add_argument("--judge", help="judge preset, e.g. qwen3-235b-judge")
+    p.add_argument("--judge-base-url")
+    p.add_argument("--judge-api-key-env")
+    p.add_argument("--judge-concurrency", type=int)
+    p.add_argument("--format-weight", type=float)
+    p.add_argument("--keep", choices=["correct", "all"])
+    p.add_argument("--timeout-s", type=float)
+    _common_stage_flags(p)
+
+    p = command("serve-teacher", "Serve an OpenAI-compatible teacher (simulated, offline).",
+                cmd_serve_teacher)
+    p.add_argument("--simulated", action="store_true", required=True,
+                   help="the simulated teacher (the only built-in server)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--accuracy", type=float, default=0.7, help="probability a trace is right")
+    p.add_argument("--oracle", metavar="DIR", help="dataset whose gold answers it knows")
+    p.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def _common_stage_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workers", type=int, help="worker processes")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-progress", action="store_true")
+
+
+# ---------------------------------------------------------------------------------------
+# Commands
+
+
+def cmd_run(args) -> int:
+    from omr_data.executors import make_executor
+    from omr_data.recipe import load_recipe, run_recipe
+
+    start = time.perf_counter()
+    recipe = load_recipe(args.recipe, workdir=args.workdir)
+    if args.check:
+        print(f"{args.recipe}: ok, {len(recipe.steps)} steps")
+        return 0
+    options: dict[str, Any] = {"workers": args.workers}
+    if args.executor == "ray":
+        options["address"] = args.address
+    executor = make_executor(args.executor, **options) if (
+        args.workers or args.executor != "local") else None
+    only = args.only.split(",") if args.only else None
+    reports = run_recipe(recipe, executor=executor, progress=not args.no_progress, only=only)
+    ran = [r for r in reports if r.result is not None]
+    cached = sum(1 for r in ran if r.result.cached)
+    rejected = sum(r.result.manifest["rejected"] for r in ran)
+    print(f"recipe {recipe.name}: {len(reports)} steps ({cached} cached), "
+          f"{rejected} rows rejected in all, {time.perf_counter() - start:.1f}s")
+    return 0
+
+
+def cmd_publish(args) -> int:
+    from omr_data.hub import publish
+
+    start = time.perf_counter()
+    result = publish(args.inputs, args.repo, version=args.version, config=args.config,
+                     split=args.split, hub_dir=args.hub_dir, to_hub=args.to_hub,
+                     private=args.private)
+    print(f"publish: {result} in {time.perf_counter() - start:.1f}s")
+    return 0
+
+
+def cmd_stats(args) -> int:
+    import json
+    from pathlib import Path
+
+    from omr_data.stats import compute_stats, format_stats, save_stats, write_plots
+
+    stats = compute_stats(args.dataset)
+    out = Path(args.plots or Path(args.dataset) / "stats")
+    plots = [] if args.no_plots else write_plots(stats, out)
+    save_stats(stats, out)
+    if args.json:
+        print(json.dumps({k: v for k, v in stats.items() if not k.startswith("_")}, indent=2))
+    else:
+        print(format_stats(stats))
+    print(f"stats: {stats['rows']} rows, {stats['rejected']} rejected, "
+          f"{len(plots)} plots in {out}")
+    return 0
+
+
+def cmd_normalize(args) -> int:
+    config = {"source": args.source, "image_root": args.image_root, "split": args.split}
+    return _run_stage_command("normalize", [args.input], args.output, config, args)
+
+
+def cmd_distill(args) -> int:
+    config = _flags(args, "teacher", "model", "n", "base_urls", "api_key_env", "concurrency",
+                    "temperature", "top_p", "max_tokens", "max_requests_per_minute",
+                    "max_tokens_per_minute", "request_deadline_s", "max_image_pixels", "journal")
+    return _run_stage_command("distill", [args.input], args.output, config, args)
+
+
+def cmd_verify(args) -> int:
+    config = _flags(args, "judge", "judge_base_url", "judge_api_key_env", "judge_concurrency",
+                    "format_weight", "keep", "timeout_s")
+    return _run_stage_command("verify", [args.input], args.output, config, args)
+
+
+def cmd_serve_teacher(args) -> int:
+    from omr_data.distill.simulated import main as serve
+
+    argv = ["--host", args.host, "--port", str(args.port), "--accuracy", str(args.accuracy),
+            "--seed", str(args.seed)]
+    if args.oracle:
+        argv += ["--oracle", args.oracle]
+    return serve(argv) or 0
+
+
+def _flags(args, *names: str) -> dict:
+    """Only the flags the user gave: preset/config defaults stay in charge of the rest."""
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+
+
+def _run_stage_command(stage_name: str, inputs: list[str], output: str, config: dict,
+                       args) -> int:
+    from omr_data.executors import make_executor
+    from omr_data.registry import stage_class
+    from omr_data.runner import run_stage
+
+    stage = stage_class(stage_name)({k: v for k, v in config.items() if v is not None})
+    executor = make_executor("local", workers=args.workers) if args.workers else None
+    result = run_stage(stage, inputs, output, executor=executor, seed=args.seed,
+                       progress=not args.no_progress)
+    print(result.summary)
+    return 0
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    message = text[0] if text else type(err).__name__
+    if isinstance(err, (FileNotFoundError, PermissionError)) and err.filename:
+        message = f"{err.filename}: {err.strerror}"
+    return message
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""The local executor: a stage's units in parallel processes on this machine.
+
+Units are independent, so they run in a process pool (spawned, so heavy libraries in the
+driver are not forked mid-state); each worker builds the stage once (`setup`) and runs
+units until the pool is done. A unit's shards and done marker are written by the worker;
+the driver only watches progress and, once every unit is done, finalizes in plan order, so
+the output never depends on which worker finished first.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import multiprocessing.util  # noqa: F401  (Finalize)
+import os
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from pathlib import Path
+from typing import Callable
+
+from omr_data.stage import Stage, StageContext, WorkUnit
+from omr_data.store import DatasetBuilder, UnitResult
+
+PROGRESS_EVERY = 256  # rows between progress updates from a worker
+
+ProgressFn = Callable[[int, int], None]  # (units finished so far, rows so far)
+
+
+def run_unit(stage: Stage, unit: WorkUnit, builder: DatasetBuilder, workdir: Path, seed: int,
+             on_rows: Callable[[int], None] | None = None) -> UnitResult:
+    """Run one unit to completion: rows to shards, then the done marker."""
+    writer = builder.open_unit(unit.name)
+    ctx = StageContext(workdir=workdir, seed=seed)
+    pending = 0
+    for row in stage.process(unit, ctx):
+        writer.add(row)
+        pending += 1
+        if on_rows is not None and pending >= PROGRESS_EVERY:
+            on_rows(pending)
+            pending = 0
+    if on_rows is not None and pending:
+        on_rows(pending)
+    writer.stats.update(ctx.counters)
+    result = writer.close()
+    builder.mark_done(result)
+    return result
+
+
+class LocalExecutor:
+    """Runs units in `workers` processes (1 = in this process, handy for debugging)."""
+
+    name = "local"
+
+    def __init__(self, workers: int | None = None):
+        self.workers = workers or max(1, min(os.cpu_count() or 1, 8))
+
+    def run(self, stage: Stage, units: list[WorkUnit], builder: DatasetBuilder, workdir: Path,
+            seed: int, progress: ProgressFn | None = None) -> None:
+        if not units:
+            return
+        if self.workers == 1 or len(units) == 1:
+            self._run_inline(stage, units, builder, workdir, seed, progress)
+        else:
+            self._run_pool(stage, units, builder, workdir, seed, progress)
+
+    def _run_inline(self, stage, units, builder, workdir, seed, progress) -> None:
+        rows = 0
+
+        def on_rows(n: int) -> None:
+            nonlocal rows
+            rows += n
+            if progress:
+                progress(done, rows)
+
+        done = 0
+        stage.setup()
+        try:
+            for unit in units:
+                run_unit(stage, unit, builder, workdir, seed, on_rows)
+                done += 1
+                if progress:
+                    progress(done, rows)
+        finally:
+            stage.teardown()
+
+    def _run_pool(self, stage, units, builder, workdir, seed, progress) -> None:
+        context = mp.get_context("spawn")
+        counter = context.Value("q", 0)
+        workers = min(self.workers, len(units))
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=context, initializer=_init_worker,
+            initargs=(type(stage), stage.config, builder.path, builder.cache_key, workdir,
+                      seed, counter),
+        ) as pool:
+            futures = {pool.submit(_run_in_worker, unit): unit for unit in units}
+            done = 0
+            pending = set(futures)
+            while pending:
+                finished, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    future.result()  # re-raise a worker's error here, naming the unit below
+                    done += 1
+                if progress:
+                    progress(done, counter.value)
+
+
+# -- worker side -------------------------------------------------------------------------
+
+_WORKER: dict = {}
+
+
+def _init_worker(stage_cls, config, out_path, cache_key, workdir, seed, counter) -> None:
+    stage = stage_cls(config)
+    stage.setup()
+    mp.util.Finalize(None, stage.teardown, exitpriority=10)  # runs when the worker exits
+    builder = DatasetBuilder.__new__(DatasetBuilder)  # the driver already prepared the dir
+    builder.path, builder.cache_key = Path(out_path), cache_key
+    builder.work = builder.path / ".work"
+    _WORKER.update(stage=stage, builder=builder, workdir=workdir, seed=seed, counter=counter)
+
+
+def _run_in_worker(unit: WorkUnit) -> UnitResult:
+    w = _WORKER
+
+    def on_rows(n: int) -> None:
+        with w["counter"].get_lock():
+            w["counter"].value += n
+
+    try:
+        return run_unit(w["stage"], unit, w["builder"], w["workdir"], w["seed"], on_rows)
+    except Exception as err:
+        raise RuntimeError(f"unit {unit.name} ({', '.join(unit.paths)[:200]}): "
+                           f"{type(err).__name__}: {err}") from err
+
+
+def elapsed(start: float) -> float:
+    return round(time.perf_counter() - start, 3)

@@ -1,0 +1,179 @@
+"""Run one stage (or a whole recipe) with caching, resume and progress.
+
+`run_stage` is the one place that decides whether work is needed: the cache key hashes the
+stage name and version, its config (minus endpoint-like fields) and the fingerprints of its
+inputs. An output directory whose manifest carries the same key is reused as is; a
+directory with an unfinished `.work/` of the same key resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from omr_data.stage import Stage, StageContext
+from omr_data.store import MANIFEST, DatasetBuilder, DatasetDir, StoreError
+
+
+@dataclass
+class StageResult:
+    output: Path
+    manifest: dict
+    cached: bool
+    seconds: float
+
+    @property
+    def summary(self) -> str:
+        m = self.manifest
+        rows_in = m.get("rows_in")
+        head = f"{m['stage']}: " + (f"{rows_in} in, " if rows_in is not None else "")
+        tail = " (cached)" if self.cached else f" in {self.seconds:.1f}s"
+        return (f"{head}{m['rows']} out, {m['rejected']} rejected{tail} -> {self.output}")
+
+
+def input_fingerprint(path: str | os.PathLike, reads: str, stage: Stage | None = None) -> str:
+    """What a stage's input *is*: a dataset's content fingerprint, or raw files' content."""
+    if reads == "datasets":
+        return DatasetDir(path).fingerprint
+    return raw_fingerprint(Path(path), stage)
+
+
+def raw_fingerprint(path: Path, stage: Stage | None = None) -> str:
+    """Hash of raw source input: the bytes of the files a stage reads, and the names and
+    sizes of everything else under a folder (images), so a 100 GB image folder is not read
+    just to check a cache."""
+    if not path.exists():
+        raise StoreError(f"{path}: input not found")
+    digest = hashlib.sha256(b"raw-input-v1")
+    data_files = set()
+    if stage is not None:
+        for unit in stage.plan([str(path)]):
+            data_files.update(Path(p).resolve() for p in unit.paths)
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for file in files:
+        rel = file.name if path.is_file() else file.relative_to(path).as_posix()
+        if rel.startswith(".") or "/." in rel:
+            continue
+        digest.update(rel.encode())
+        digest.update(str(file.stat().st_size).encode())
+        if file.resolve() in data_files or path.is_file():
+            digest.update(_sha256_file(file).encode())
+    return digest.hexdigest()
+
+
+def is_cached(output: str | os.PathLike, cache_key: str) -> dict | None:
+    manifest_path = Path(output) / MANIFEST
+    if not manifest_path.exists():
+        return None
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except json.JSONDecodeError:
+        return None
+    return manifest if manifest.get("cache_key") == cache_key else None
+
+
+def stage_cache_key(stage: Stage, inputs: list[str], seed: int = 0) -> tuple[str, list[dict]]:
+    parents = [{"path": str(p), "fingerprint": input_fingerprint(p, stage.reads, stage)}
+               for p in inputs]
+    return stage.cache_key([p["fingerprint"] for p in parents], seed), parents
+
+
+def run_stage(stage: Stage, inputs: list[str | os.PathLike], output: str | os.PathLike, *,
+              executor=None, seed: int = 0, progress: bool = True,
+              label: str | None = None) -> StageResult:
+    """Run `stage` over `inputs` into `output`, unless an identical run already finished."""
+    from omr_data.executors import make_executor
+
+    start = time.perf_counter()
+    inputs = [str(p) for p in inputs]
+    output = Path(output)
+    stage.check_inputs(inputs)
+    cache_key, parents = stage_cache_key(stage, inputs, seed)
+    cached = is_cached(output, cache_key)
+    if cached is not None:
+        return StageResult(output, cached, True, time.perf_counter() - start)
+
+    builder = DatasetBuilder(output, cache_key=cache_key)
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    units = stage.plan(inputs)
+    timings["plan_s"] = round(time.perf_counter() - t, 3)
+
+    workdir = builder.work / "prepare"
+    ctx = StageContext(workdir=workdir, seed=seed)
+    if not (workdir / ".done").exists():
+        t = time.perf_counter()
+        workdir.mkdir(parents=True, exist_ok=True)
+        stage.prepare(inputs, ctx)
+        (workdir / "counters.json").write_text(json.dumps(dict(ctx.counters)))
+        (workdir / ".done").touch()
+        timings["prepare_s"] = round(time.perf_counter() - t, 3)
+    prepare_counters = json.loads((workdir / "counters.json").read_text())
+
+    done = builder.done_units()
+    pending = [u for u in units if u.name not in done]
+    rows_in = stage.rows_in(inputs)
+    executor = executor or make_executor("local")
+    t = time.perf_counter()
+    with _Progress(label or stage.name, total_units=len(units), already=len(units) - len(pending),
+                   rows_total=rows_in, enabled=progress) as bar:
+        executor.run(stage, pending, builder, workdir, seed, progress=bar.update)
+    timings["process_s"] = round(time.perf_counter() - t, 3)
+
+    stats = dict(prepare_counters)
+    stats.update(stage.stats(stats, ctx))
+    timings["total_s"] = round(time.perf_counter() - start, 3)
+    manifest = builder.finalize(
+        [u.name for u in units], stage=stage.name, config=stage.config_dict(), parents=parents,
+        rows_in=rows_in, stats=stats, timings=timings)
+    return StageResult(output, manifest, False, time.perf_counter() - start)
+
+
+class _Progress:
+    """Units and rows with rows/s and ETA (rich), quiet when disabled or not a terminal."""
+
+    def __init__(self, label: str, *, total_units: int, already: int, rows_total: int | None,
+                 enabled: bool):
+        self.label, self.total, self.already, self.rows_total = label, total_units, already, rows_total
+        self.enabled = enabled and sys.stderr.isatty()
+        self._progress = None
+        self._start = time.perf_counter()
+
+    def __enter__(self):
+        if self.enabled:
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                       TimeElapsedColumn, TimeRemainingColumn)
+            self._progress = Progress(
+                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("units · {task.fields[rows]} rows · {task.fields[rate]} rows/s"),
+                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                transient=False)
+            self._progress.start()
+            self._task = self._progress.add_task(
+                self.label, total=self.total, completed=self.already, rows=0, rate="-")
+        return self
+
+    def update(self, units_done: int, rows: int) -> None:
+        if self._progress is None:
+            return
+        seconds = max(1e-6, time.perf_counter() - self._start)
+        self._progress.update(self._task, completed=self.already + units_done, rows=rows,
+                              rate=f"{rows / seconds:,.0f}")
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,268 @@
+"""The Stage interface.
+
+A stage turns input datasets (or raw source files) into one output dataset directory. Its
+work is split into *units*, each an independent, deterministic piece (by default one input
+Parquet shard), so units can run in parallel processes, be skipped when already done, and be
+redone after a crash without duplicating rows.
+
+Writing a stage::
+
+    @dataclass
+    class UppercaseConfig:
+        field: str = field(default="question", metadata={"help": "column to uppercase"})
+
+    class Uppercase(Stage):
+        name = "uppercase"
+        Config = UppercaseConfig
+
+        def process(self, unit, ctx):
+            for row in ctx.read_rows(unit):
+                row[self.config.field] = row[self.config.field].upper()
+                yield row          # a record; a dict with "reason" goes to rejects/
+
+Stages whose decision needs all the data (dedup, mix) compute it once in `prepare`, write it
+under `ctx.workdir`, and apply it per unit in `process` (identify, then remove).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import typing
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Iterator, Mapping
+
+from omr_data.store import DatasetDir, iter_shard_batches
+
+
+class ConfigError(ValueError):
+    """A stage config that cannot be used; the message says which key and how to fix it."""
+
+
+@dataclass(frozen=True)
+class WorkUnit:
+    """One independent piece of a stage's work."""
+
+    name: str                      # unique and sortable, e.g. "unit-00003"
+    paths: tuple[str, ...]         # input shards (or raw files for source stages)
+    info: Mapping[str, Any] = field(default_factory=dict)  # e.g. which input it came from
+
+
+@dataclass
+class StageContext:
+    """What a unit sees while it runs: its prepare() results, the seed, counters."""
+
+    workdir: Path                  # files written by prepare(); read-only during process()
+    seed: int = 0
+    counters: Counter = field(default_factory=Counter)
+
+    def count(self, key: str, n: int = 1) -> None:
+        self.counters[key] += n
+
+    def read_rows(self, unit: WorkUnit, columns: list[str] | None = None) -> Iterator[dict]:
+        for path in unit.paths:
+            for batch in iter_shard_batches(Path(path), columns=columns):
+                yield from batch.to_pylist()
+
+    def read_batches(self, unit: WorkUnit, columns: list[str] | None = None):
+        for path in unit.paths:
+            yield from iter_shard_batches(Path(path), columns=columns)
+
+
+class Stage:
+    """Base class: subclasses set `name`, `Config` and implement `process`."""
+
+    name: ClassVar[str] = ""
+    #: bump when the stage's output for the same input and config changes meaning
+    version: ClassVar[str] = "1"
+    Config: ClassVar[type] = type(None)
+    #: "datasets": inputs are dataset directories; "files": raw source files or folders
+    reads: ClassVar[str] = "datasets"
+    min_inputs: ClassVar[int] = 1
+    max_inputs: ClassVar[int | None] = None
+    #: columns the stage needs in its input rows (checked before any row flows)
+    input_columns: ClassVar[tuple[str, ...]] = ()
+    #: config fields that do not change the output (endpoints, concurrency, paths of
+    #: caches): left out of the cache key so moving a server does not redo the work
+    cache_exclude: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, config: Any = None):
+        if config is None:
+            config = self.Config()
+        elif isinstance(config, Mapping):
+            config = config_from_dict(self.Config, config, where=f"stage {self.name!r}")
+        self.config = config
+
+    # -- planning (driver) -------------------------------------------------------------
+    def check_inputs(self, inputs: list[str]) -> None:
+        """Raise `ConfigError` when inputs cannot work; runs before anything is processed."""
+        n = len(inputs)
+        if n < self.min_inputs or (self.max_inputs is not None and n > self.max_inputs):
+            want = (f"{self.min_inputs}" if self.max_inputs == self.min_inputs else
+                    f"at least {self.min_inputs}" if self.max_inputs is None else
+                    f"{self.min_inputs} to {self.max_inputs}")
+            raise ConfigError(f"stage {self.name!r} takes {want} input(s), got {n}")
+        if self.reads == "datasets":
+            for path in inputs:
+                ds = DatasetDir(path)
+                missing = [c for c in self.input_columns if ds.shards and c not in
+                           _shard_columns(ds.shards[0])]
+                if missing:
+                    raise ConfigError(f"{path}: stage {self.name!r} needs column(s) {missing}")
+
+    def plan(self, inputs: list[str]) -> list[WorkUnit]:
+        """Split the work; default: one unit per input shard, in input order."""
+        units = []
+        for i, path in enumerate(inputs):
+            for shard in DatasetDir(path).shards:
+                units.append(WorkUnit(f"unit-{len(units):05d}", (str(shard),), {"input": i}))
+        return units
+
+    def prepare(self, inputs: list[str], ctx: StageContext) -> None:
+        """Optional global phase (runs once, in the driver, before any unit)."""
+
+    def rows_in(self, inputs: list[str]) -> int | None:
+        """Input row count for the manifest's funnel (None when unknown, e.g. raw files)."""
+        if self.reads != "datasets":
+            return None
+        return sum(DatasetDir(p).num_rows for p in inputs)
+
+    # -- per worker --------------------------------------------------------------------
+    def setup(self) -> None:
+        """Load heavy resources (models, pools, clients) once per worker process."""
+
+    def teardown(self) -> None:
+        """Release what `setup` acquired."""
+
+    def process(self, unit: WorkUnit, ctx: StageContext) -> Iterator[dict]:
+        raise NotImplementedError
+
+    def stats(self, manifest_stats: Mapping[str, Any], ctx: StageContext) -> dict:
+        """Extra stage-level statistics for the manifest (after all units)."""
+        return {}
+
+    # -- caching -----------------------------------------------------------------------
+    def config_dict(self) -> dict:
+        return config_to_dict(self.config)
+
+    def cache_config(self) -> dict:
+        return {k: v for k, v in self.config_dict().items() if k not in self.cache_exclude}
+
+    def cache_key(self, parent_fingerprints: list[str], seed: int = 0) -> str:
+        """Content and configuration only: never timestamps, paths of outputs or run ids."""
+        payload = {
+            "stage": self.name,
+            "version": self.version,
+            "config": self.cache_config(),
+            "parents": parent_fingerprints,
+            "seed": seed,
+        }
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------
+# Config dataclasses: defaults < recipe YAML < CLI flags; unknown keys fail.
+
+
+def config_from_dict(cls: type, values: Mapping[str, Any], *, where: str = "config") -> Any:
+    """Build a config dataclass from a mapping, refusing unknown keys and wrong types."""
+    if cls is type(None):
+        if values:
+            raise ConfigError(f"{where}: takes no config, got {sorted(values)}")
+        return None
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(fields))}")
+    hints = typing.get_type_hints(cls)
+    converted = {}
+    for key, value in values.items():
+        converted[key] = _coerce(value, hints.get(key, Any), f"{where}: {key}")
+    try:
+        return cls(**converted)
+    except TypeError as err:
+        raise ConfigError(f"{where}: {err}") from None
+    except ValueError as err:
+        raise ConfigError(f"{where}: {err}") from None
+
+
+def config_to_dict(config: Any) -> dict:
+    if config is None:
+        return {}
+    return json.loads(json.dumps(dataclasses.asdict(config), default=str))
+
+
+def config_help(cls: type) -> list[tuple[str, str, Any]]:
+    """(name, help, default) for each config field, for `--help` and docs."""
+    out = []
+    for f in dataclasses.fields(cls):
+        default = f.default if f.default is not dataclasses.MISSING else (
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+        out.append((f.name, f.metadata.get("help", ""), default))
+    return out
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if hint is Any or hint is object:
+        return value
+    if origin is typing.Union or (origin is not None and str(origin) == "<class 'types.UnionType'>"):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, where)
+            except ConfigError as err:
+                errors.append(str(err))
+        raise ConfigError(errors[0] if errors else f"{where}: bad value {value!r}")
+    if origin is typing.Literal:
+        if value not in args:
+            raise ConfigError(f"{where}: {value!r} is not one of {', '.join(map(repr, args))}")
+        return value
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {type(value).__name__} {value!r}")
+        inner = args[0] if args else Any
+        return origin(_coerce(v, inner, where) for v in value)
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: expected a mapping, got {type(value).__name__}")
+        return dict(value)
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
+            return value.lower() in ("true", "yes", "1")
+        raise ConfigError(f"{where}: expected true/false, got {value!r}")
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        try:
+            return int(value)
+        except ValueError:
+            raise ConfigError(f"{where}: expected an integer, got {value!r}") from None
+    if hint is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+    if hint is str:
+        if isinstance(value, (dict, list)):
+            raise ConfigError(f"{where}: expected a string, got {type(value).__name__}")
+        return str(value)
+    return value
+
+
+def _shard_columns(path: Path) -> list[str]:
+    import pyarrow.parquet as pq
+    return pq.read_schema(path).names

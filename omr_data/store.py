@@ -184,7 +184,7 @@ class _ShardSeries:
             if self._writer is None:
                 self._open()
             room = self.max_rows - self._shard_rows
-            if self._shard_bytes and table.nbytes:
+            if table.nbytes:
                 per_row = max(1, table.nbytes // max(1, table.num_rows))
                 room = min(room, max(1, (self.max_bytes - self._shard_bytes) // per_row))
             piece = table.slice(offset, max(1, room))

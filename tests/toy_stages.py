@@ -13,6 +13,7 @@ from omr_data.stage import Stage
 class UppercaseConfig:
     sleep_s: float = field(default=0.0, metadata={"help": "pause per unit (kill tests)"})
     reject_word: str = field(default="", metadata={"help": "reject questions containing it"})
+    log_path: str = field(default="", metadata={"help": "append each processed unit's name"})
 
 
 class Uppercase(Stage):
@@ -21,8 +22,12 @@ class Uppercase(Stage):
     name = "uppercase"
     Config = UppercaseConfig
     input_columns = ("question",)
+    cache_exclude = ("log_path", "sleep_s")
 
     def process(self, unit, ctx):
+        if self.config.log_path:
+            with open(self.config.log_path, "a") as log:
+                log.write(unit.name + "\n")
         time.sleep(self.config.sleep_s)
         for row in ctx.read_rows(unit):
             if self.config.reject_word and self.config.reject_word in row["question"]:

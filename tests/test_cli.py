@@ -1,0 +1,76 @@
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from omr_data import registry
+from omr_data.cli import main
+
+
+def test_version_prints_and_exits_zero(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.startswith("omr-data ")
+
+
+def test_every_command_has_help_with_examples():
+    from omr_data.cli import EXAMPLES, build_parser
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    for name, sub in commands.items():
+        assert name in EXAMPLES, f"{name} has no examples"
+        assert "examples:" in sub.format_help()
+
+
+def test_help_does_not_import_heavy_libraries():
+    code = ("import sys; from omr_data.cli import build_parser; build_parser(); "
+            "print(any(m in sys.modules for m in ('torch', 'datasets', 'pyarrow', 'polars')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_error_is_one_line_and_nonzero(capsys, tmp_path):
+    code = main(["stats", str(tmp_path / "missing")])
+    err = capsys.readouterr().err.strip()
+    assert code == 1
+    assert err.count("\n") == 0 and "no such dataset directory" in err
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    with pytest.raises(Exception, match="no such dataset directory"):
+        main(["--debug", "stats", str(tmp_path / "missing")])
+
+
+def test_stats_prints_counts_and_writes_plots(toy_dataset, tmp_path, capsys):
+    src = toy_dataset(20, with_images=True)
+    assert main(["stats", str(src.path), "--plots", str(tmp_path / "plots")]) == 0
+    out = capsys.readouterr().out
+    assert "20 rows" in out and "answer type: number=20" in out
+    assert (tmp_path / "plots" / "by_source.png").exists()
+    assert (tmp_path / "plots" / "stats.json").exists()
+
+
+def test_run_reports_summary_and_caches(monkeypatch, toy_dataset, tmp_path, capsys):
+    monkeypatch.setitem(registry.STAGES, "uppercase", "toy_stages:Uppercase")
+    src = toy_dataset(10)
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(textwrap.dedent(f"""
+        name: toy
+        workdir: {tmp_path}/runs
+        steps:
+          - {{id: up, stage: uppercase, inputs: [{src.path}], config: {{reject_word: "7"}}}}
+    """))
+    assert main(["run", str(recipe), "--no-progress"]) == 0
+    assert main(["run", str(recipe), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "recipe toy: 1 steps (0 cached), 1 rows rejected" in out
+    assert "recipe toy: 1 steps (1 cached)" in out
+
+
+def test_run_check_validates_without_running(monkeypatch, tmp_path, capsys):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("steps:\n  - {id: a, stage: nope, inputs: []}\n")
+    assert main(["run", str(recipe), "--check"]) == 1
+    assert "unknown stage 'nope'" in capsys.readouterr().err

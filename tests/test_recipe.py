@@ -1,0 +1,119 @@
+import textwrap
+
+import pytest
+
+from omr_data import registry
+from omr_data.recipe import RecipeError, load_recipe, run_recipe
+
+
+@pytest.fixture(autouse=True)
+def toy_stage_registered(monkeypatch):
+    monkeypatch.setitem(registry.STAGES, "uppercase", "toy_stages:Uppercase")
+
+
+def _write(tmp_path, body):
+    path = tmp_path / "recipe.yaml"
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+def test_recipe_runs_steps_in_order_and_chains_outputs(toy_dataset, tmp_path):
+    src = toy_dataset(30)
+    path = _write(tmp_path, f"""
+        name: toy
+        workdir: {tmp_path}/runs
+        steps:
+          - id: up
+            stage: uppercase
+            inputs: [{src.path}]
+          - id: drop
+            stage: uppercase
+            inputs: [up]
+            config: {{reject_word: "QUESTION 1"}}
+    """)
+    reports = run_recipe(load_recipe(path), progress=False, echo=lambda s: None)
+    assert [r.step.id for r in reports] == ["up", "drop"]
+    assert reports[1].result.manifest["rows_in"] == 30
+    assert reports[1].result.manifest["rejected"] == 11  # 1, 10..19
+
+
+def test_second_run_of_a_finished_recipe_does_no_work(toy_dataset, tmp_path):
+    src = toy_dataset(30)
+    path = _write(tmp_path, f"""
+        workdir: {tmp_path}/runs
+        steps:
+          - {{id: a, stage: uppercase, inputs: [{src.path}]}}
+          - {{id: b, stage: uppercase, inputs: [a]}}
+    """)
+    run_recipe(load_recipe(path), progress=False, echo=lambda s: None)
+    again = run_recipe(load_recipe(path), progress=False, echo=lambda s: None)
+    assert all(r.result.cached for r in again)
+
+
+def test_unknown_stage_names_the_line(tmp_path):
+    path = _write(tmp_path, """
+        steps:
+          - id: a
+            stage: uppercas
+            inputs: []
+    """)
+    with pytest.raises(RecipeError, match=r"recipe.yaml:3: step 'a': unknown stage 'uppercas'"):
+        load_recipe(path)
+
+
+def test_config_type_error_names_the_line(toy_dataset, tmp_path):
+    src = toy_dataset(3)
+    path = _write(tmp_path, f"""
+        steps:
+          - id: a
+            stage: uppercase
+            inputs: [{src.path}]
+          - id: b
+            stage: uppercase
+            inputs: [a]
+            config: {{sleep_s: [1, 2]}}
+    """)
+    with pytest.raises(RecipeError, match=r"recipe.yaml:6: .*sleep_s: expected a number"):
+        load_recipe(path)
+
+
+def test_missing_input_is_refused_before_running(tmp_path):
+    path = _write(tmp_path, """
+        steps:
+          - {id: a, stage: uppercase, inputs: [no/such/dir]}
+    """)
+    with pytest.raises(RecipeError, match="neither an earlier step nor an existing path"):
+        load_recipe(path)
+
+
+def test_later_step_cannot_be_an_input(toy_dataset, tmp_path):
+    src = toy_dataset(3)
+    path = _write(tmp_path, f"""
+        steps:
+          - {{id: a, stage: uppercase, inputs: [b]}}
+          - {{id: b, stage: uppercase, inputs: [{src.path}]}}
+    """)
+    with pytest.raises(RecipeError, match="input 'b'"):
+        load_recipe(path)
+
+
+def test_unknown_step_key_is_refused(tmp_path):
+    path = _write(tmp_path, """
+        steps:
+          - {id: a, stage: uppercase, inputz: []}
+    """)
+    with pytest.raises(RecipeError, match="unknown step key"):
+        load_recipe(path)
+
+
+def test_undefined_service_is_refused(toy_dataset, tmp_path):
+    src = toy_dataset(3)
+    path = _write(tmp_path, f"""
+        steps:
+          - id: a
+            stage: uppercase
+            inputs: [{src.path}]
+            config: {{reject_word: "${{services.teacher.base_url}}"}}
+    """)
+    with pytest.raises(RecipeError, match="undefined service 'teacher'"):
+        load_recipe(path)

@@ -91,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, help="worker processes (local executor)")
     p.add_argument("--workdir", help="override the recipe's workdir")
     p.add_argument("--only", help="comma-separated step ids to run (others must be done)")
-    p.add_argument("--check", action="store_true", help="validate the recipe and exit")
+    p.add_argument("--check", "--dry-run", dest="check", action="store_true",
+                   help="validate the whole recipe (stages, keys, types, inputs) and exit")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     p = command("publish", "Publish dataset directories as a versioned Hub dataset.", cmd_publish)

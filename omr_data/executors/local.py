@@ -50,14 +50,20 @@ class LocalExecutor:
 
     name = "local"
 
+    #: with workers unset, inputs smaller than this run in-process: starting a pool of
+    #: spawned workers costs 1-2 s, more than small stages take
+    INLINE_BELOW_BYTES = 16 * 1024 * 1024
+
     def __init__(self, workers: int | None = None):
+        self.auto = workers is None
         self.workers = workers or max(1, min(os.cpu_count() or 1, 8))
 
     def run(self, stage: Stage, units: list[WorkUnit], builder: DatasetBuilder, workdir: Path,
             seed: int, progress: ProgressFn | None = None) -> None:
         if not units:
             return
-        if self.workers == 1 or len(units) == 1:
+        small = self.auto and _input_bytes(units) < self.INLINE_BELOW_BYTES
+        if self.workers == 1 or len(units) == 1 or small:
             self._run_inline(stage, units, builder, workdir, seed, progress)
         else:
             self._run_pool(stage, units, builder, workdir, seed, progress)
@@ -101,6 +107,17 @@ class LocalExecutor:
                     done += 1
                 if progress:
                     progress(done, counter.value)
+
+
+def _input_bytes(units: list[WorkUnit]) -> int:
+    total = 0
+    for unit in units:
+        for path in unit.paths:
+            try:
+                total += os.path.getsize(path)
+            except OSError:
+                pass
+    return total
 
 
 # -- worker side -------------------------------------------------------------------------

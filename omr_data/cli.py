@@ -35,6 +35,13 @@ EXAMPLES = {
     "verify": """examples:
   omr-data verify runs/traces runs/verified
   omr-data verify runs/traces runs/verified --judge qwen3-235b-judge --judge-base-url http://gpu3:8000/v1""",
+    "mix": """examples:
+  omr-data mix runs/sft runs/verified runs/mmr1:0.5 runs/m1:20000
+  omr-data mix runs/rl runs/virl:0.25 runs/mmk12 --total 50000 --seed 1""",
+    "filter": """examples:
+  omr-data filter runs/verified runs/x2 --max-samples 2        # ×2 subset of a ×8 run
+  omr-data filter runs/verified runs/mid --difficulty 0.1:0.9
+  omr-data filter runs/verified runs/long --min-tokens 200 --tokenizer Qwen/Qwen2.5-VL-7B-Instruct""",
     "serve-teacher": """examples:
   omr-data serve-teacher --simulated --port 8000
   omr-data serve-teacher --simulated --accuracy 0.6 --oracle runs/llava""",
@@ -155,6 +162,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout-s", type=float)
     _common_stage_flags(p)
 
+    p = command("mix", "Concatenate datasets with per-input fractions or caps (seeded, "
+                "stratified by source, never oversampled).", cmd_mix)
+    p.add_argument("output", metavar="OUT")
+    p.add_argument("inputs", nargs="+", metavar="IN[:SPEC]",
+                   help="dataset dir, optionally ':0.5' (fraction) or ':5000' (row cap)")
+    p.add_argument("--total", type=int, help="target size; specs become relative weights")
+    p.add_argument("--no-stratify", action="store_true", help="sample ignoring sources")
+    _common_stage_flags(p)
+
+    p = command("filter", "Difficulty, length and samples-per-question filters.", cmd_filter)
+    p.add_argument("input", metavar="IN")
+    p.add_argument("output", metavar="OUT")
+    p.add_argument("--difficulty", metavar="LO:HI", help="keep pass rates in [LO, HI]")
+    p.add_argument("--min-tokens", type=int)
+    p.add_argument("--max-tokens", type=int)
+    p.add_argument("--tokenizer", help="tokenizer for lengths (default: regex count)")
+    p.add_argument("--max-samples", type=int, help="keep traces #k with k < N")
+    p.add_argument("--pass-rate-key", help="meta key holding the pass rate")
+    _common_stage_flags(p)
+
     p = command("serve-teacher", "Serve an OpenAI-compatible teacher (simulated, offline).",
                 cmd_serve_teacher)
     p.add_argument("--simulated", action="store_true", required=True,
@@ -247,6 +274,22 @@ def cmd_verify(args) -> int:
     config = _flags(args, "judge", "judge_base_url", "judge_api_key_env", "judge_concurrency",
                     "format_weight", "keep", "timeout_s")
     return _run_stage_command("verify", [args.input], args.output, config, args)
+
+
+def cmd_mix(args) -> int:
+    inputs, weights = [], []
+    for item in args.inputs:
+        path, _, spec = item.rpartition(":") if ":" in item else (item, "", "")
+        inputs.append(path or item)
+        weights.append(spec)
+    config = {"weights": weights, "total": args.total, "stratify": not args.no_stratify}
+    return _run_stage_command("mix", inputs, args.output, config, args)
+
+
+def cmd_filter(args) -> int:
+    config = _flags(args, "difficulty", "min_tokens", "max_tokens", "tokenizer", "max_samples",
+                    "pass_rate_key")
+    return _run_stage_command("filter", [args.input], args.output, config, args)
 
 
 def cmd_serve_teacher(args) -> int:

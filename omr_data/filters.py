@@ -1,4 +1,4 @@
-"""Filters for ablations: difficulty (pass rate), trace length, samples per question.
+"""The filter stage for ablations: difficulty (pass rate), trace length, samples per question.
 
 Scoring is kept apart from deciding: each row's scores are stored in `meta`
 (`filter.pass_rate`, `filter.tokens`), then thresholds decide, so a threshold can change
@@ -30,6 +30,9 @@ class FilterConfig:
     tokenizer: str | None = field(default=None, metadata={
         "help": "Hugging Face tokenizer name or path for lengths (default: a regex word/"
                 "punctuation count, no download)"})
+    max_samples: int | None = field(default=None, metadata={
+        "help": "keep traces with sample index k < max_samples (ids '{question}#k'); the "
+                "×1/×2/×4 subsets of one ×8 run are nested by construction"})
     pass_rate_key: str | None = field(default=None, metadata={
         "help": f"meta key holding the pass rate (default: first of {', '.join(PASS_RATE_KEYS)})"})
 
@@ -39,6 +42,8 @@ class FilterConfig:
         if self.min_tokens is not None and self.max_tokens is not None \
                 and self.min_tokens > self.max_tokens:
             raise ValueError(f"min_tokens {self.min_tokens} > max_tokens {self.max_tokens}")
+        if self.max_samples is not None and self.max_samples < 1:
+            raise ValueError("max_samples must be at least 1")
 
     def difficulty_range(self) -> tuple[float, float]:
         try:
@@ -82,7 +87,10 @@ class FilterStage(Stage):
             meta = load_meta(row)
             scores = {}
             reason = None
-            if lo_hi is not None:
+            k = sample_index(row)
+            if cfg.max_samples is not None and k is not None and k >= cfg.max_samples:
+                reason = f"beyond sample budget: k={k} >= {cfg.max_samples}"
+            if lo_hi is not None and reason is None:
                 rate = self.pass_rate(meta)
                 scores["filter.pass_rate"] = rate
                 if rate is None:
@@ -100,33 +108,6 @@ class FilterStage(Stage):
             if reason:
                 ctx.count("filtered")
                 yield make_reject(reason, **row)
-            else:
-                yield row
-
-
-@dataclass
-class SelectConfig:
-    max_samples: int = field(default=8, metadata={
-        "help": "keep traces with sample index k < max_samples (ids '{question}#k'); "
-                "×1/×2/×4 subsets of one ×8 run are nested by construction"})
-
-    def __post_init__(self):
-        if self.max_samples < 1:
-            raise ValueError("max_samples must be at least 1")
-
-
-class SelectStage(Stage):
-    """Keep the first K samples per question of a distillation run (answer-diversity ablation)."""
-
-    name = "select"
-    Config = SelectConfig
-
-    def process(self, unit: WorkUnit, ctx: StageContext):
-        for row in ctx.read_rows(unit):
-            k = sample_index(row)
-            if k is not None and k >= self.config.max_samples:
-                yield make_reject(f"beyond sample budget: k={k} >= {self.config.max_samples}",
-                                  **row)
             else:
                 yield row
 

@@ -17,7 +17,6 @@ STAGES: dict[str, str] = {
     "dedup": "omr_data.dedup.stage:DedupStage",
     "mix": "omr_data.mix:MixStage",
     "filter": "omr_data.filters:FilterStage",
-    "select": "omr_data.filters:SelectStage",
 }
 
 

@@ -74,3 +74,18 @@ def test_run_check_validates_without_running(monkeypatch, tmp_path, capsys):
     recipe.write_text("steps:\n  - {id: a, stage: nope, inputs: []}\n")
     assert main(["run", str(recipe), "--check"]) == 1
     assert "unknown stage 'nope'" in capsys.readouterr().err
+
+
+def test_mix_command_parses_specs(toy_dataset, tmp_path, capsys):
+    a = toy_dataset(40, name="a", source="a")
+    b = toy_dataset(40, name="b", source="b")
+    assert main(["mix", str(tmp_path / "out"), f"{a.path}:0.25", f"{b.path}:5",
+                 "--no-progress"]) == 0
+    assert "mix: 80 in, 15 out, 65 rejected" in capsys.readouterr().out
+
+
+def test_filter_command_runs_max_samples(toy_dataset, tmp_path, capsys):
+    src = toy_dataset(10)
+    assert main(["filter", str(src.path), str(tmp_path / "out"), "--max-samples", "2",
+                 "--no-progress"]) == 0
+    assert "filter: 10 in, 10 out, 0 rejected" in capsys.readouterr().out

@@ -1,4 +1,4 @@
-from omr_data.filters import FilterStage, SelectStage
+from omr_data.filters import FilterStage
 from omr_data.records import load_meta, make_record
 from omr_data.runner import run_stage
 from omr_data.store import DatasetDir, write_dataset
@@ -24,7 +24,7 @@ def test_select_subsets_are_nested(tmp_path):
     src = _traces(tmp_path)
     subsets = {}
     for k in (1, 2, 4, 8):
-        run_stage(SelectStage({"max_samples": k}), [src.path], tmp_path / f"x{k}", progress=False)
+        run_stage(FilterStage({"max_samples": k}), [src.path], tmp_path / f"x{k}", progress=False)
         subsets[k] = _ids(tmp_path / f"x{k}")
     assert [len(subsets[k]) for k in (1, 2, 4, 8)] == [3, 6, 12, 24]
     assert subsets[1] < subsets[2] < subsets[4] < subsets[8]

@@ -1,0 +1,355 @@
+"""The dataset card: README YAML (`configs:`, `dataset_info`) merged as push_to_hub merges it,
+and a body rendered from `cards/dataset_card.md.j2` out of the provenance of every config.
+
+Provenance (sources, lineage, models, plots, versions) is kept in `provenance.json` in the
+repo, so publishing one config re-renders a card that still describes the others.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any, Mapping
+
+from omr_data.publish import forms
+from omr_data.publish.common import PublishError, data_dir_for
+
+CARDS_DIR = Path(__file__).resolve().parents[2] / "cards"
+TEMPLATE = "dataset_card.md.j2"
+SEE_SOURCE = "see source"
+
+_SECRET_KEY = re.compile(r"(api_?key|token|secret|password|authorization|credential)", re.I)
+_URL_USERINFO = re.compile(r"(//)[^/@\s]+@")
+
+
+# ---------------------------------------------------------------------------------------
+# Lineage
+
+
+def lineage(path: Path) -> list[dict]:
+    """Stages that made the dataset at `path`, ancestors first, from `manifest.json` → parents.
+
+    A parent entry may be a path or a mapping with `path` (absolute or relative to the child),
+    `fingerprint` and `stage`; parents that are no longer on disk are listed from the entry.
+    """
+    order: list[dict] = []
+    seen: set[str] = set()
+
+    def visit(directory: Path | None, entry: Mapping[str, Any] | None) -> None:
+        manifest = _read_manifest(directory)
+        key = str((manifest or {}).get("fingerprint") or (entry or {}).get("fingerprint")
+                  or directory)
+        if key in seen:
+            return
+        seen.add(key)
+        parent_keys = []
+        for parent in (manifest or {}).get("parents") or []:
+            parent_entry = parent if isinstance(parent, Mapping) else {"path": str(parent)}
+            parent_dir = _parent_dir(parent_entry, directory)
+            visit(parent_dir, parent_entry)
+            parent_manifest = _read_manifest(parent_dir)
+            parent_keys.append(_short((parent_manifest or {}).get("fingerprint")
+                                      or parent_entry.get("fingerprint") or parent_dir))
+        order.append(_node(directory, manifest, entry, parent_keys))
+
+    visit(path, None)
+    return order
+
+
+def _node(directory: Path | None, manifest: Mapping | None, entry: Mapping | None,
+          parents: list[str]) -> dict:
+    entry = entry or {}
+    if manifest is None:
+        return {
+            "name": directory.name if directory else str(entry.get("path", "?")),
+            "stage": entry.get("stage") or "external input",
+            "fingerprint": _short(entry.get("fingerprint") or ""),
+            "config": {}, "rows_in": None, "rows": entry.get("rows"), "rejected": None,
+            "reject_reasons": {}, "parents": parents, "known": False,
+        }
+    return {
+        "name": directory.name,
+        "stage": manifest.get("stage") or "?",
+        "fingerprint": _short(manifest.get("fingerprint") or ""),
+        "config": redact(manifest.get("config") or {}),
+        "rows_in": manifest.get("rows_in"),
+        "rows": manifest.get("rows"),
+        "rejected": manifest.get("rejected"),
+        "reject_reasons": dict(manifest.get("reject_reasons") or {}),
+        "parents": parents,
+        "known": True,
+    }
+
+
+def _read_manifest(directory: Path | None) -> dict | None:
+    if directory is None:
+        return None
+    path = Path(directory) / "manifest.json"
+    if not path.is_file():
+        return None
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise PublishError(f"{path}: unreadable manifest ({err})") from None
+    return manifest if isinstance(manifest, dict) else None
+
+
+def _parent_dir(entry: Mapping[str, Any], child: Path | None) -> Path | None:
+    raw = entry.get("path") or entry.get("dir")
+    if not raw:
+        return None
+    path = Path(str(raw))
+    if not path.is_absolute() and child is not None:
+        for candidate in (child / path, child.parent / path, Path.cwd() / path):
+            if candidate.is_dir():
+                return candidate.resolve()
+    return path if path.is_dir() else None
+
+
+def _short(value: Any) -> str:
+    return str(value or "")[:12]
+
+
+def redact(value: Any) -> Any:
+    """Config as shown on a public card: secrets masked, credentials stripped from URLs."""
+    if isinstance(value, Mapping):
+        return {k: ("***" if _SECRET_KEY.search(str(k)) and v else redact(v))
+                for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact(v) for v in value]
+    if isinstance(value, str):
+        return _URL_USERINFO.sub(r"\1***@", value)
+    return value
+
+
+def models(nodes: list[dict]) -> list[dict]:
+    """Teacher / judge / other models named in the stages' configs."""
+    found, seen = [], set()
+
+    def walk(stage: str, config: Any, prefix: str = "") -> None:
+        if not isinstance(config, Mapping):
+            return
+        for key, value in config.items():
+            name = f"{prefix}{key}"
+            if isinstance(value, Mapping):
+                walk(stage, value, f"{name}.")
+            elif isinstance(value, str) and value and _is_model_key(str(key)):
+                item = (stage, name, value)
+                if item not in seen:
+                    seen.add(item)
+                    found.append({"stage": stage, "role": name, "model": value})
+
+    for node in nodes:
+        walk(node["stage"], node["config"])
+    return found
+
+
+def _is_model_key(key: str) -> bool:
+    key = key.lower()
+    if "url" in key or "prompt" in key or "path" in key:
+        return False
+    return "teacher" in key or "judge" in key or key == "model" or key.endswith("_model")
+
+
+# ---------------------------------------------------------------------------------------
+# Licenses
+
+
+def known_sources(cards_dir: Path = CARDS_DIR) -> dict[str, dict]:
+    import yaml
+
+    path = cards_dir / "sources.yaml"
+    if not path.is_file():
+        return {}
+    table = {}
+    for entry in yaml.safe_load(path.read_text()) or []:
+        for name in entry.get("names") or []:
+            table[name] = entry
+    return table
+
+
+def source_rows(sources: Mapping[str, int], cards_dir: Path = CARDS_DIR) -> list[dict]:
+    table = known_sources(cards_dir)
+    rows = []
+    for name, count in sorted(sources.items(), key=lambda kv: (-kv[1], kv[0])):
+        entry = table.get(name, {})
+        rows.append({"name": name, "rows": count, "title": entry.get("title"),
+                     "url": entry.get("url"), "license": entry.get("license") or SEE_SOURCE})
+    return rows
+
+
+def card_license(provenance: Mapping[str, Any], cards_dir: Path = CARDS_DIR) -> str:
+    """One license only when every source has the same known one; otherwise `other`."""
+    licenses = set()
+    for config in provenance.get("configs", {}).values():
+        for split in config.get("splits", {}).values():
+            for row in source_rows(split.get("sources", {}), cards_dir):
+                licenses.add(row["license"])
+    return licenses.pop() if len(licenses) == 1 and SEE_SOURCE not in licenses else "other"
+
+
+# ---------------------------------------------------------------------------------------
+# YAML front matter, merged as `datasets.push_to_hub` merges it
+
+
+def merged_card_data(existing_readme: str | None, *, config: str, split: str, features,
+                     num_examples: int, num_bytes: int, download_size: int,
+                     replaced_download_size: int = 0):
+    """Card data with this config's split replaced and every other config/split kept.
+
+    `replaced_download_size` is the Parquet size of the shards this split had before (they
+    are deleted), so `download_size` stays the config's total, as push_to_hub keeps it.
+    """
+    from datasets.info import DatasetInfo, DatasetInfosDict
+    from datasets.splits import SplitDict, SplitInfo
+    from datasets.utils.metadata import MetadataConfigs
+    from huggingface_hub import DatasetCard, DatasetCardData
+
+    if existing_readme:
+        card_data = DatasetCard(existing_readme).data
+    else:
+        card_data = DatasetCardData()
+    configs = MetadataConfigs.from_dataset_card_data(card_data)
+    infos = DatasetInfosDict.from_dataset_card_data(card_data)
+
+    data_dir = data_dir_for(config)
+    old = infos.get(config)
+    splits = SplitDict()
+    info = DatasetInfo(config_name=config, features=features, splits=splits,
+                       download_size=0, dataset_size=0)
+    kept_files = {}
+    if old is not None and old.splits:
+        others = [s for s in old.splits.values() if s.name != split]
+        if others and old.features != features:
+            raise PublishError(
+                f"config {config!r} already holds split(s) {', '.join(s.name for s in others)} "
+                "with other columns; publish to another --config (or the same split)")
+        old_files = {item["split"]: item["path"]
+                     for item in (configs.get(config, {}).get("data_files") or [])}
+        for other in others:
+            splits.add(other)
+            info.dataset_size += other.num_bytes or 0
+            if other.name in old_files:
+                kept_files[other.name] = old_files[other.name]
+        if others:
+            replaced = replaced_download_size if split in old.splits else 0
+            info.download_size = max(0, (old.download_size or 0) - replaced)
+    splits.add(SplitInfo(name=split, num_bytes=num_bytes, num_examples=num_examples))
+    info.dataset_size += num_bytes
+    info.download_size += download_size
+    info.size_in_bytes = info.download_size + info.dataset_size
+
+    data_files = [{"split": name, "path": path} for name, path in kept_files.items()]
+    data_files.append({"split": split, "path": f"{data_dir}/{split}-*"})
+    entry: dict[str, Any] = {"data_files": data_files}
+    to_dump = {config: entry}
+    current_default = _default_config(configs)
+    if config == "default":
+        if current_default not in (None, "default"):
+            configs[current_default].pop("default", None)
+            to_dump[current_default] = configs[current_default]
+    elif current_default is None or current_default == config:
+        if "default" not in configs:
+            entry["default"] = True  # so load_dataset(repo) without a config name works
+    DatasetInfosDict({config: info}).to_dataset_card_data(card_data)
+    configs_dump = MetadataConfigs(to_dump)
+    configs_dump.to_dataset_card_data(card_data)
+    return card_data
+
+
+def _default_config(configs) -> str | None:
+    flagged = [name for name, cfg in configs.items() if cfg.get("default")]
+    if flagged:
+        return flagged[0]
+    if "default" in configs:
+        return "default"
+    return next(iter(configs)) if len(configs) == 1 else None
+
+
+def size_category(rows: int) -> str:
+    for limit, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
+                         (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M")):
+        if rows < limit:
+            return label
+    return "10M<n<100M"
+
+
+# ---------------------------------------------------------------------------------------
+# Rendering
+
+
+def render_readme(card_data, provenance: Mapping[str, Any], *, repo: str,
+                  cards_dir: Path = CARDS_DIR) -> str:
+    """README.md: YAML front matter, then the body rendered from the Jinja template."""
+    import jinja2
+
+    total = sum(split.get("rows", 0) for cfg in provenance.get("configs", {}).values()
+                for split in cfg.get("splits", {}).values())
+    card_data["pretty_name"] = provenance.get("title") or repo.split("/", 1)[1]
+    card_data["license"] = card_license(provenance, cards_dir)
+    card_data["size_categories"] = [size_category(total)]
+    card_data["task_categories"] = ["image-text-to-text", "visual-question-answering"]
+    tags = list(card_data.get("tags") or [])
+    for tag in ("omr-data", "multimodal-reasoning"):
+        if tag not in tags:
+            tags.append(tag)
+    card_data["tags"] = tags
+
+    template_path = cards_dir / TEMPLATE
+    if not template_path.is_file():
+        raise PublishError(f"{template_path}: dataset card template not found")
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(cards_dir)),
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+                             undefined=jinja2.StrictUndefined, autoescape=False)
+    env.filters["num"] = lambda n: "?" if n is None else f"{n:,}"
+    env.filters["compact"] = lambda obj: json.dumps(obj, sort_keys=True, ensure_ascii=False)
+    env.filters["cell"] = lambda text: str(text).replace("|", "\\|").replace("\n", " ")
+    body = env.get_template(TEMPLATE).render(**card_context(provenance, repo=repo,
+                                                            total=total, cards_dir=cards_dir))
+    return f"---\n{card_data.to_yaml()}\n---\n\n{body}"
+
+
+def card_context(provenance: Mapping[str, Any], *, repo: str, total: int,
+                 cards_dir: Path) -> dict:
+    configs = []
+    names = sorted(provenance.get("configs", {}), key=lambda n: (n != "default", n))
+    for name in names:
+        cfg = provenance["configs"][name]
+        splits = []
+        sources: Counter[str] = Counter()
+        decided: Counter[str] = Counter()
+        for split_name, split in sorted(cfg.get("splits", {}).items()):
+            sources.update(split.get("sources", {}))
+            decided.update(split.get("decided_by", {}))
+            splits.append({"name": split_name, **split})
+        configs.append({
+            "name": name,
+            "form": cfg["form"],
+            "data_dir": data_dir_for(name),
+            "splits": splits,
+            "rows": sum(s.get("rows", 0) for s in splits),
+            "sources": source_rows(sources, cards_dir),
+            "decided_by": dict(sorted(decided.items())),
+            "load_args": json.dumps(repo) if name == "default"
+            else f"{json.dumps(repo)}, {json.dumps(name)}",
+        })
+    return {
+        "repo": repo,
+        "title": provenance.get("title") or repo.split("/", 1)[1],
+        "summary": provenance.get("summary") or default_summary(configs, total),
+        "total": total,
+        "configs": configs,
+        "versions": list(reversed(provenance.get("versions", []))),
+        "pass_rate_keys": forms.PASS_RATE_KEYS,
+        "see_source": SEE_SOURCE,
+    }
+
+
+def default_summary(configs: list[dict], total: int) -> str:
+    kinds = sorted({"SFT (conversations with verified reasoning traces)" if c["form"] == forms.SFT
+                    else "RL (prompts with verifiable answers)" for c in configs})
+    return (f"{total:,} multimodal reasoning samples in {len(configs)} config(s): "
+            f"{'; '.join(kinds)}. Built with omr-data, which reproduces the OpenMMReasoner "
+            "data recipe.")

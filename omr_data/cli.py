@@ -112,6 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--hub-dir", help="write PATH/<repo> as a local git repo (offline)")
     target.add_argument("--to-hub", action="store_true", help="push to the Hugging Face Hub")
     p.add_argument("--private", action="store_true", help="create the Hub repo as private")
+    p.add_argument("--message", help="commit message (default names the version)")
+    p.add_argument("--title", help="card title")
+    p.add_argument("--summary", help="card summary paragraph")
+    p.add_argument("--max-shard-size", default="500MB", help="largest Parquet shard, e.g. 500MB")
 
     p = command("stats", "Counts, lengths, pass rates and rejects of a dataset; PNG plots.",
                 cmd_stats)
@@ -231,11 +235,15 @@ def cmd_run(args) -> int:
 def cmd_publish(args) -> int:
     from omr_data.hub import publish
 
-    start = time.perf_counter()
+    from datasets.utils.py_utils import convert_file_size_to_int
+
+    # the token comes from HF_TOKEN or the saved login, never from a flag (shell history)
     result = publish(args.inputs, args.repo, version=args.version, config=args.config,
                      split=args.split, hub_dir=args.hub_dir, to_hub=args.to_hub,
-                     private=args.private)
-    print(f"publish: {result} in {time.perf_counter() - start:.1f}s")
+                     private=args.private, message=args.message, title=args.title,
+                     summary=args.summary,
+                     max_shard_bytes=convert_file_size_to_int(args.max_shard_size))
+    print(f"publish: {result.summary()}")
     return 0
 
 

@@ -240,7 +240,7 @@ def run_recipe(recipe: Recipe, *, executor=None, progress: bool = True,
                 options = dict(step.publish)
                 result = publish(inputs, options.pop("repo"), version=str(options.pop("version")),
                                  **options)
-                echo(f"[{step.id}] published {result}")
+                echo(f"[{step.id}] {result.summary()}")
                 reports.append(StepReport(step, publish=result))
                 continue
             stage = _build_stage(step, placeholder_only=True)

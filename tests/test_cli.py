@@ -89,3 +89,16 @@ def test_filter_command_runs_max_samples(toy_dataset, tmp_path, capsys):
     assert main(["filter", str(src.path), str(tmp_path / "out"), "--max-samples", "2",
                  "--no-progress"]) == 0
     assert "filter: 10 in, 10 out, 0 rejected" in capsys.readouterr().out
+
+
+def test_publish_command_writes_a_loadable_local_repo(toy_dataset, tmp_path, capsys,
+                                                      monkeypatch):
+    src = toy_dataset(12, with_images=True)
+    hub = tmp_path / "hub"
+    assert main(["publish", str(src.path), "--repo", "omr/toy", "--hub-dir", str(hub),
+                 "--version", "v0.1"]) == 0
+    assert "published 12 RL rows to omr/toy" in capsys.readouterr().out
+    import datasets
+    monkeypatch.chdir(hub)
+    loaded = datasets.load_dataset("omr/toy", split="train")
+    assert len(loaded) == 12 and loaded[0]["images"][0].size == (8, 8)

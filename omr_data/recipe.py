@@ -18,7 +18,8 @@
         publish: {repo: omr/sft-874k, version: v0.1, hub_dir: hub}
         inputs: [traces]
 
-Inputs are step ids or paths (relative to the current directory). `${services.NAME.ATTR}`
+Inputs are step ids or paths (relative to the current directory); in a config,
+`${steps.ID}` is an earlier step's output directory. `${services.NAME.ATTR}`
 placeholders are filled when the step runs; put them only in fields a stage leaves out of
 its cache key (endpoints), so moving a server does not redo work.
 """
@@ -38,6 +39,7 @@ from omr_data.runner import StageResult, is_cached, run_stage, stage_cache_key
 from omr_data.stage import ConfigError, Stage
 
 PLACEHOLDER = re.compile(r"\$\{services\.([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)\}")
+STEP_OUTPUT = re.compile(r"\$\{steps\.([A-Za-z0-9_.-]+)\}")
 STEP_KEYS = {"id", "stage", "inputs", "config", "output", "publish", "workers"}
 RECIPE_KEYS = {"name", "description", "workdir", "seed", "services", "steps"}
 SERVICE_KINDS = {"simulated_teacher"}
@@ -165,6 +167,7 @@ def _parse_step(raw: Any, recipe: Recipe, fail: Callable[[int, str], RecipeError
                 publish=_strip_lines(raw["publish"]) if raw.get("publish") else None,
                 workers=raw.get("workers"))
     known = {s.id for s in recipe.steps}
+    step.config = _fill_step_outputs(step.config, recipe, fail, line)
     for item in step.inputs:
         if item not in known and not Path(item).exists():
             raise fail(line, f"step {step.id!r}: input {item!r} is neither an earlier step "
@@ -183,6 +186,23 @@ def _parse_step(raw: Any, recipe: Recipe, fail: Callable[[int, str], RecipeError
         if not step.inputs:
             raise fail(line, f"step {step.id!r}: publish needs inputs")
     return step
+
+
+def _fill_step_outputs(value: Any, recipe: Recipe, fail, line: int) -> Any:
+    """`${steps.ID}` in a config becomes that earlier step's output directory."""
+    def output_of(match: re.Match) -> str:
+        for step in recipe.steps:
+            if step.id == match.group(1) and step.output is not None:
+                return str(step.output)
+        raise fail(line, f"${{steps.{match.group(1)}}} does not name an earlier stage step")
+
+    if isinstance(value, str):
+        return STEP_OUTPUT.sub(output_of, value)
+    if isinstance(value, dict):
+        return {k: _fill_step_outputs(v, recipe, fail, line) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill_step_outputs(v, recipe, fail, line) for v in value]
+    return value
 
 
 def _config_for_check(config: dict) -> dict:
@@ -237,6 +257,7 @@ def run_recipe(recipe: Recipe, *, executor=None, progress: bool = True,
                 continue
             if step.publish is not None:
                 from omr_data.hub import publish
+                _ensure_stats(inputs)
                 options = dict(step.publish)
                 result = publish(inputs, options.pop("repo"), version=str(options.pop("version")),
                                  **options)
@@ -257,6 +278,18 @@ def run_recipe(recipe: Recipe, *, executor=None, progress: bool = True,
             outputs[step.id] = str(step.output)
             reports.append(StepReport(step, result=result))
     return reports
+
+
+def _ensure_stats(inputs: list[str]) -> None:
+    """Statistics and plots beside each dataset, so the card can show them."""
+    from omr_data.stats import compute_stats, save_stats, write_plots
+
+    for path in inputs:
+        out = Path(path) / "stats"
+        if not (out / "stats.json").exists():
+            stats = compute_stats(path)
+            write_plots(stats, out)
+            save_stats(stats, out)
 
 
 def _build_stage(step: Step, *, placeholder_only: bool = False,

@@ -117,3 +117,25 @@ def test_undefined_service_is_refused(toy_dataset, tmp_path):
     """)
     with pytest.raises(RecipeError, match="undefined service 'teacher'"):
         load_recipe(path)
+
+
+def test_step_output_placeholder_resolves_to_earlier_step(toy_dataset, tmp_path):
+    src = toy_dataset(3)
+    path = _write(tmp_path, f"""
+        workdir: {tmp_path}/runs
+        steps:
+          - {{id: a, stage: uppercase, inputs: [{src.path}]}}
+          - {{id: b, stage: uppercase, inputs: [a], config: {{log_path: "${{steps.a}}.log"}}}}
+    """)
+    recipe = load_recipe(path)
+    assert recipe.step("b").config["log_path"] == f"{tmp_path}/runs/a.log"
+
+
+def test_step_output_placeholder_must_name_an_earlier_step(toy_dataset, tmp_path):
+    src = toy_dataset(3)
+    path = _write(tmp_path, f"""
+        steps:
+          - {{id: a, stage: uppercase, inputs: [{src.path}], config: {{log_path: "${{steps.z}}"}}}}
+    """)
+    with pytest.raises(RecipeError, match="does not name an earlier stage step"):
+        load_recipe(path)

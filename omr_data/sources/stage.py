@@ -1,0 +1,96 @@
+"""The `normalize` stage: raw files of one public source -> records in the common format.
+
+    omr-data normalize --source NAME INPUT OUT [--image-root DIR] [--split S]
+
+Each data file of the input (a file, a folder or a Hub dataset id) is one work unit, so
+files normalise in parallel and a rerun redoes only unfinished ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from omr_data.sources import SOURCES
+from omr_data.sources.errors import SourceFileError
+from omr_data.stage import ConfigError, Stage, StageContext, WorkUnit
+
+
+@dataclass
+class NormalizeConfig:
+    source: str = field(default="", metadata={
+        "help": f"source adapter, one of: {', '.join(SOURCES)}"})
+    image_root: str | None = field(default=None, metadata={
+        "help": "folder that relative image paths resolve against (default: the input "
+                "folder, or the input file's folder)"})
+    split: str | None = field(default=None, metadata={
+        "help": "split to read from a folder input (default: the source's training split; "
+                "e.g. 'test' for the MMK12 benchmark; for --source benchmark a benchmark "
+                "name such as 'mathvista' also works)"})
+
+    def __post_init__(self):
+        if not self.source:
+            raise ConfigError(f"normalize needs --source NAME; known sources: "
+                              f"{', '.join(SOURCES)}")
+        if self.source not in SOURCES:
+            raise ConfigError(f"unknown source {self.source!r}; known sources: "
+                              f"{', '.join(SOURCES)}")
+        if self.image_root is not None and not Path(self.image_root).is_dir():
+            raise ConfigError(f"image_root {self.image_root!r} is not a folder; point "
+                              "--image-root at the folder the image paths are relative to")
+
+
+class NormalizeStage(Stage):
+    name = "normalize"
+    Config = NormalizeConfig
+    reads = "files"
+    # Every field changes the output (which files, which images are found): none excluded.
+    cache_exclude = ()
+
+    @property
+    def adapter(self):
+        return SOURCES[self.config.source]
+
+    def check_inputs(self, inputs: list[str]) -> None:
+        super().check_inputs(inputs)
+        for path in inputs:
+            try:
+                if not self.adapter.discover(path, self.config.split):
+                    raise ConfigError(f"{path}: no data files (.jsonl, .json, .parquet, "
+                                      f".arrow) found for source {self.config.source!r}")
+            except SourceFileError as err:
+                raise ConfigError(str(err)) from None
+
+    def plan(self, inputs: list[str]) -> list[WorkUnit]:
+        units = []
+        for i, path in enumerate(inputs):
+            for file in self.adapter.discover(path, self.config.split):
+                units.append(WorkUnit(f"unit-{len(units):05d}", (str(file),),
+                                      {"input": i, "image_root": self.image_root(path)}))
+        return units
+
+    def image_root(self, input_path: str) -> str | None:
+        if self.config.image_root is not None:
+            return str(Path(self.config.image_root).resolve())
+        path = Path(input_path)
+        if path.is_dir():
+            return str(path.resolve())
+        if path.is_file():
+            return str(path.resolve().parent)
+        return None   # a Hub dataset id: images come embedded
+
+    def rows_in(self, inputs: list[str]) -> int | None:
+        return None
+
+    def process(self, unit: WorkUnit, ctx: StageContext) -> Iterator[dict]:
+        root = unit.info.get("image_root")
+        for row in self.adapter.read(unit.paths[0], image_root=root, split=self.config.split):
+            if "reason" in row:
+                ctx.count("rejected")
+            else:
+                ctx.count(f"answer_type.{row['answer_type']}")
+            yield row
+
+
+__all__ = ["NormalizeStage", "NormalizeConfig"]

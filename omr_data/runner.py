@@ -39,6 +39,9 @@ class StageResult:
 
 def input_fingerprint(path: str | os.PathLike, reads: str, stage: Stage | None = None) -> str:
     """What a stage's input *is*: a dataset's content fingerprint, or raw files' content."""
+    custom = stage.fingerprint_input(str(path)) if stage is not None else None
+    if custom is not None:
+        return custom
     if reads == "datasets":
         return DatasetDir(path).fingerprint
     return raw_fingerprint(Path(path), stage)

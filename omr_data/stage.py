@@ -124,6 +124,11 @@ class Stage:
     def prepare(self, inputs: list[str], ctx: StageContext) -> None:
         """Optional global phase (runs once, in the driver, before any unit)."""
 
+    def fingerprint_input(self, path: str) -> str | None:
+        """A fingerprint for an input the runner cannot hash itself (e.g. a Hub dataset id);
+        None means the runner's default (dataset fingerprint or raw file content)."""
+        return None
+
     def rows_in(self, inputs: list[str]) -> int | None:
         """Input row count for the manifest's funnel (None when unknown, e.g. raw files)."""
         if self.reads != "datasets":

@@ -47,14 +47,17 @@ _LATEX_UNIT = [
 ]
 
 
-def normalize_answer(raw: Any, choices: list[str] | None = None) -> Answer:
-    """Normalise and type a gold answer; `RowError` when nothing usable is left."""
+def normalize_answer(raw: Any, choices: list[str] | None = None, *,
+                     letters_first: bool = False) -> Answer:
+    """Normalise and type a gold answer; `RowError` when nothing usable is left.
+    `letters_first`: the source writes answers as letters, so a bare in-range letter is a
+    letter even when an option's text is that same letter (MMK12's "C, H, O, N")."""
     raw_text = answer_to_text(raw)
     text = clean_answer_text(raw_text)
     if not text:
         raise RowError("missing answer" + (f": {raw_text[:60]!r}" if raw_text.strip() else ""))
     if choices:
-        letter = choice_letter(text, choices)
+        letter = choice_letter(text, choices, letters_first=letters_first)
         if letter is not None:
             return Answer(letter, "choice", None, letter, raw_text)
         return Answer(text, "text", None, text, raw_text)
@@ -135,10 +138,12 @@ def extract_final(text: str) -> str | None:
     return numbers[-1] if numbers else None
 
 
-def choice_letter(text: str, choices: list[str]) -> str | None:
+def choice_letter(text: str, choices: list[str], *, letters_first: bool = False) -> str | None:
     """The option letter `text` names: a letter form ("B", "(b)", "B. Juneau") or an option's
     text by normalised match. Raises `RowError` for a bare letter beyond the options."""
     letters = option_letters(len(choices))
+    if letters_first and text.strip().upper() in letters and len(text.strip()) == 1:
+        return text.strip().upper()
     if text in choices:
         return letters[choices.index(text)]
     key = option_key(text)

@@ -46,6 +46,8 @@ class Adapter:
     description: ClassVar[str] = ""
     #: the split a folder input is read as when no --split is given (None: every file)
     default_split: ClassVar[str | None] = "train"
+    #: the source writes multiple-choice answers as letters (not option text)
+    answers_are_letters: ClassVar[bool] = False
 
     def discover(self, input_path: str | os.PathLike, split: str | None = None) -> list[Path]:
         """The data files of `input_path` (a file, folder or Hub id) that belong to `split`."""
@@ -106,7 +108,8 @@ class Adapter:
                 text, choices = parse_options(text)
             if not text and not images:
                 raise RowError("missing question")
-            answer_obj = answer if isinstance(answer, Answer) else normalize_answer(answer, choices)
+            answer_obj = answer if isinstance(answer, Answer) else normalize_answer(
+                answer, choices, letters_first=self.answers_are_letters)
         except RowError as err:
             err.source_id = err.source_id or source_id
             raise

@@ -59,6 +59,7 @@ class MMK12(QAAdapter):
     name = "mmk12"
     description = ("FanqingM/MMK12 parquet {id, question, answer, subject, image}; train by "
                    "default, --split test for the multiple-choice benchmark")
+    answers_are_letters = True
 
     def extra_meta(self, row: dict, ctx: ReadContext) -> dict:
         return {"split": ctx.split} if ctx.split else {}

@@ -8,12 +8,14 @@ files normalise in parallel and a rerun redoes only unfinished ones.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
 from omr_data.sources import SOURCES
 from omr_data.sources.errors import SourceFileError
+from omr_data.sources.readers import is_hub_id
 from omr_data.stage import ConfigError, Stage, StageContext, WorkUnit
 
 
@@ -69,6 +71,13 @@ class NormalizeStage(Stage):
                 units.append(WorkUnit(f"unit-{len(units):05d}", (str(file),),
                                       {"input": i, "image_root": self.image_root(path)}))
         return units
+
+    def fingerprint_input(self, path: str) -> str | None:
+        """A Hub dataset id is fingerprinted by name and split (its files are not here)."""
+        if not Path(path).exists() and is_hub_id(path):
+            key = f"hub-dataset:{path}:{self.config.split or ''}"
+            return hashlib.sha256(key.encode()).hexdigest()
+        return None
 
     def image_root(self, input_path: str) -> str | None:
         if self.config.image_root is not None:

@@ -264,3 +264,10 @@ def test_algopuzzlevqa_answer_not_among_options_stays_text(tmp_path):
          "options": ["4", "5", "6", "7"], "solution": {}}])
     rec = read("algopuzzlevqa", path)[0]["algopuzzlevqa/maze_0000"]
     assert (rec["answer"], rec["answer_type"]) == ("9", "text")
+
+
+def test_mmk12_letter_answer_wins_over_identical_option_text():
+    from omr_data.sources.answers import normalize_answer
+    choices = ["C", "H", "O", "N"]
+    assert normalize_answer("C", choices, letters_first=True).value == "C"
+    assert normalize_answer("C", choices).value == "A"  # option-text sources (MathVista)

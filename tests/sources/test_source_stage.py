@@ -59,3 +59,14 @@ def test_normalize_run_writes_records_and_rejects_with_reasons(tmp_path):
     reasons = sorted(r["reason"].split(":")[0] for r in out.iter_rejects())
     assert reasons == ["malformed JSON", "missing image"]
     assert result.manifest["rows"] == 2 and result.manifest["rejected"] == 2
+
+
+def test_hub_dataset_id_is_fingerprinted_by_name_and_split():
+    from omr_data.runner import input_fingerprint
+    from omr_data.sources.stage import NormalizeStage
+
+    train = NormalizeStage({"source": "mmk12"})
+    test = NormalizeStage({"source": "mmk12", "split": "test"})
+    fp = input_fingerprint("FanqingM/MMK12", "files", train)
+    assert fp == input_fingerprint("FanqingM/MMK12", "files", train)
+    assert fp != input_fingerprint("FanqingM/MMK12", "files", test)

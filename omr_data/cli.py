@@ -54,7 +54,10 @@ class CliError(Exception):
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and getattr(args, "command", None) != "serve-teacher":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.passthrough = extra  # serve-teacher hands its other options to the server
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
@@ -151,6 +154,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--request-deadline-s", type=float)
     p.add_argument("--max-image-pixels", type=int)
     p.add_argument("--journal", help="request journal path (default OUT/journal.sqlite)")
+    p.add_argument("--system-prompt", help="override the preset's system prompt")
+    p.add_argument("--use-n-param", choices=["auto", "yes", "no"],
+                   help="one request with n choices, or n requests (auto: per endpoint)")
+    p.add_argument("--request-timeout-s", type=float, help="timeout of one attempt")
+    p.add_argument("--price-input-per-m", type=float, help="USD per million prompt tokens")
+    p.add_argument("--price-output-per-m", type=float, help="USD per million output tokens")
+    p.add_argument("--gpu-hour-price", type=float, help="USD per GPU hour, for the cost line")
+    p.add_argument("--api-key", help="API key (put in the environment variable named by "
+                   "--api-key-env, default OPENAI_API_KEY; never stored in the manifest)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print how many requests would be sent, and a token/cost estimate")
     _common_stage_flags(p)
 
     p = command("verify", "Score traces (rules, math-verify, optional LLM judge); keep correct.",
@@ -186,15 +200,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pass-rate-key", help="meta key holding the pass rate")
     _common_stage_flags(p)
 
-    p = command("serve-teacher", "Serve an OpenAI-compatible teacher (simulated, offline).",
-                cmd_serve_teacher)
+    p = command("serve-teacher", "Serve an OpenAI-compatible teacher (simulated, offline). "
+                "Options are the simulated server's: see 'omr-data serve-teacher --simulated "
+                "--help'.", cmd_serve_teacher)
     p.add_argument("--simulated", action="store_true", required=True,
                    help="the simulated teacher (the only built-in server)")
-    p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--accuracy", type=float, default=0.7, help="probability a trace is right")
-    p.add_argument("--oracle", metavar="DIR", help="dataset whose gold answers it knows")
-    p.add_argument("--seed", type=int, default=0)
     return parser
 
 
@@ -272,9 +283,31 @@ def cmd_normalize(args) -> int:
 
 
 def cmd_distill(args) -> int:
+    import os
+
     config = _flags(args, "teacher", "model", "n", "base_urls", "api_key_env", "concurrency",
                     "temperature", "top_p", "max_tokens", "max_requests_per_minute",
-                    "max_tokens_per_minute", "request_deadline_s", "max_image_pixels", "journal")
+                    "max_tokens_per_minute", "request_deadline_s", "max_image_pixels", "journal",
+                    "system_prompt", "use_n_param", "request_timeout_s", "price_input_per_m",
+                    "price_output_per_m", "gpu_hour_price")
+    if args.no_progress:
+        config["progress"] = False
+    if args.api_key:
+        os.environ[args.api_key_env or "OPENAI_API_KEY"] = args.api_key
+    if args.dry_run:
+        from pathlib import Path
+
+        from omr_data.distill import estimate
+        from omr_data.store import DatasetDir
+
+        journal = config.get("journal") or Path(args.output) / "journal.sqlite"
+        plan = estimate(DatasetDir(args.input).iter_rows(), config,
+                        journal if Path(journal).exists() else None)
+        for key, value in plan.items():
+            print(f"  {key}: {value}")
+        print(f"distill --dry-run: {plan.get('requests', '?')} requests would be sent, "
+              "nothing sent")
+        return 0
     return _run_stage_command("distill", [args.input], args.output, config, args)
 
 
@@ -303,11 +336,7 @@ def cmd_filter(args) -> int:
 def cmd_serve_teacher(args) -> int:
     from omr_data.distill.simulated import main as serve
 
-    argv = ["--host", args.host, "--port", str(args.port), "--accuracy", str(args.accuracy),
-            "--seed", str(args.seed)]
-    if args.oracle:
-        argv += ["--oracle", args.oracle]
-    return serve(argv) or 0
+    return serve(["--simulated", "--port", str(args.port), *args.passthrough]) or 0
 
 
 def _flags(args, *names: str) -> dict:

@@ -88,6 +88,9 @@ class Stage:
     #: config fields that do not change the output (endpoints, concurrency, paths of
     #: caches): left out of the cache key so moving a server does not redo the work
     cache_exclude: ClassVar[tuple[str, ...]] = ()
+    #: at most this many worker processes (e.g. 1 for a stage whose own concurrency limit
+    #: must hold globally, like distill's requests in flight); None = the executor's choice
+    max_workers: ClassVar[int | None] = None
 
     def __init__(self, config: Any = None):
         if config is None:

@@ -63,7 +63,8 @@ class LocalExecutor:
         if not units:
             return
         small = self.auto and _input_bytes(units) < self.INLINE_BELOW_BYTES
-        if self.workers == 1 or len(units) == 1 or small:
+        workers = min(self.workers, stage.max_workers or self.workers)
+        if workers == 1 or len(units) == 1 or small:
             self._run_inline(stage, units, builder, workdir, seed, progress)
         else:
             self._run_pool(stage, units, builder, workdir, seed, progress)
@@ -91,7 +92,7 @@ class LocalExecutor:
     def _run_pool(self, stage, units, builder, workdir, seed, progress) -> None:
         context = mp.get_context("spawn")
         counter = context.Value("q", 0)
-        workers = min(self.workers, len(units))
+        workers = min(self.workers, stage.max_workers or self.workers, len(units))
         with ProcessPoolExecutor(
             max_workers=workers, mp_context=context, initializer=_init_worker,
             initargs=(type(stage), stage.config, builder.path, builder.cache_key, workdir,

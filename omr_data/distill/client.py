@@ -1,0 +1,392 @@
+"""The teacher client: several OpenAI-compatible endpoints behind one hard concurrency cap.
+
+- `--concurrency` is a hard cap on requests in flight over all endpoints (one semaphore);
+  a request that waits to be retried gives its slot back while it waits.
+- The least-busy endpoint gets each request; an endpoint that answered 429 with
+  `Retry-After` (or keeps failing) is avoided until that time passes.
+- Retries: 429, 408, 409, 5xx, timeouts and dropped connections are retried with
+  exponential backoff and jitter, honouring `retry-after-ms` / `Retry-After`, until the
+  request's deadline passes (not a fixed count: at 20% faults a small count loses requests).
+- 400/413/422 fail the one request (it becomes a reject with the server's message); a 400
+  for `n > 1` marks the endpoint as not supporting `n`; 401/403/404 stop the run with a
+  clear error (wrong key, URL or model).
+- Requests per minute and tokens per minute are paced before sending; token estimates
+  are corrected with the usage each response reports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import logging
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+
+RETRY_STATUSES = {408, 409, 425, 429}
+BACKOFF_BASE_S = 0.5
+BACKOFF_CAP_S = 60.0
+#: header naming the journal keys a request carries (comma separated); servers ignore it,
+#: the simulated teacher counts responses per key with it
+KEY_HEADER = "X-Request-Key"
+
+log = logging.getLogger("omr_data.distill")
+
+
+class TeacherError(RuntimeError):
+    """The run cannot go on (bad API key, base URL or model); the message says what to fix."""
+
+
+class RequestFailed(Exception):
+    """One request failed for good (its deadline passed, or the server refused it)."""
+
+    def __init__(self, reason: str, *, retryable: bool):
+        super().__init__(reason)
+        self.reason = reason
+        self.retryable = retryable
+
+
+class NUnsupported(Exception):
+    """The endpoint refused `n > 1`; send one request per sample instead."""
+
+
+#: connections per client shard: httpcore scans its whole pool on every request, so one
+#: pool of 64+ connections costs more CPU per request than several small ones
+SHARD_CONNECTIONS = 16
+
+
+@dataclass
+class Endpoint:
+    url: str
+    clients: list                    # AsyncOpenAI shards, each with its own small pool
+    shard_load: list = field(default_factory=list)
+    in_flight: int = 0
+    sent: int = 0
+    errors: int = 0
+    blocked_until: float = 0.0
+    supports_n: bool | None = None   # None: not known yet
+
+
+@dataclass
+class Completion:
+    """One successful response, reduced to what the journal keeps."""
+
+    texts: list[str | None]
+    finish_reasons: list[str | None]
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    usage: dict | None
+    served_model: str | None
+    system_fingerprint: str | None
+    endpoint: str
+    seconds: float
+
+
+@dataclass
+class ClientStats:
+    requests: int = 0          # attempts sent
+    ok: int = 0
+    retries: int = 0
+    failed: int = 0            # requests given up (deadline or refused)
+    errors: dict = field(default_factory=dict)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def error(self, kind: str) -> None:
+        self.errors[kind] = self.errors.get(kind, 0) + 1
+
+
+class RateLimiter:
+    """Paces requests per minute and (estimated) tokens per minute; None = unlimited."""
+
+    def __init__(self, rpm: int | None, tpm: int | None):
+        self.rpm, self.tpm = rpm, tpm
+        self._next = 0.0
+        self._tokens = float(tpm or 0)
+        self._stamp = time.monotonic()
+        self._lock = asyncio.Lock()
+
+    async def acquire(self, tokens: int) -> None:
+        if not self.rpm and not self.tpm:
+            return
+        async with self._lock:
+            now = time.monotonic()
+            if self.rpm:
+                wait = self._next - now
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                    now = time.monotonic()
+                self._next = max(now, self._next) + 60.0 / self.rpm
+            if self.tpm:
+                need = min(tokens, self.tpm)
+                while True:
+                    self._refill()
+                    if self._tokens >= need:
+                        break
+                    await asyncio.sleep((need - self._tokens) / (self.tpm / 60.0))
+                self._tokens -= tokens
+
+    def correct(self, delta: int) -> None:
+        """Charge (or refund) the difference between actual and estimated tokens."""
+        if self.tpm:
+            self._refill()
+            self._tokens = min(float(self.tpm), self._tokens - delta)
+
+    def _refill(self) -> None:
+        now = time.monotonic()
+        self._tokens = min(float(self.tpm), self._tokens + (now - self._stamp) * self.tpm / 60.0)
+        self._stamp = now
+
+
+class TeacherPool:
+    """Sends chat completions to the least-busy endpoint under one concurrency cap."""
+
+    def __init__(self, base_urls: list[str], *, api_key: str, concurrency: int,
+                 request_timeout_s: float, request_deadline_s: float,
+                 rpm: int | None = None, tpm: int | None = None,
+                 use_n_param: str = "auto", client_factory: Callable | None = None):
+        if not base_urls:
+            raise TeacherError("no base URL: set base_urls (--base-url URL, repeatable)")
+        factory = client_factory or _openai_client
+        shards = max(1, -(-concurrency // SHARD_CONNECTIONS))
+        per_shard = -(-concurrency // shards)
+        self.endpoints = []
+        for url in base_urls:
+            clients = [factory(url, api_key, per_shard, request_timeout_s) for _ in range(shards)]
+            self.endpoints.append(Endpoint(url.rstrip("/"), clients, [0] * shards))
+        for ep in self.endpoints:
+            ep.supports_n = {"yes": True, "no": False}.get(use_n_param)
+        self.concurrency = concurrency
+        self.request_timeout_s = request_timeout_s
+        self.request_deadline_s = request_deadline_s
+        self.limiter = RateLimiter(rpm, tpm)
+        self.stats = ClientStats()
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._slots = asyncio.Semaphore(concurrency)
+        self._rr = 0
+
+    @property
+    def n_param_usable(self) -> bool:
+        """Whether a request with n > 1 can still go somewhere."""
+        return any(ep.supports_n is not False for ep in self.endpoints)
+
+    async def close(self) -> None:
+        for ep in self.endpoints:
+            for client in ep.clients:
+                close = getattr(client, "close", None)
+                if close is not None:
+                    try:
+                        await close()
+                    except Exception:  # noqa: BLE001 - closing connections is best effort
+                        pass
+
+    async def complete(self, *, model: str, messages: list, n: int, max_tokens: int,
+                       sampling: dict, est_tokens: int, headers: dict | None = None,
+                       commit: Callable[[Completion], Awaitable[None]]) -> None:
+        """Send until success, then `await commit(result)` while still holding the slot.
+
+        Raises `RequestFailed` (deadline passed or refused), `NUnsupported` or `TeacherError`.
+        """
+        deadline = time.monotonic() + self.request_deadline_s
+        attempt, last_error = 0, "no attempt"
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.stats.failed += 1
+                raise RequestFailed(f"deadline passed after {attempt} attempt(s): {last_error}",
+                                    retryable=True)
+            await self._wait_unblocked(n, deadline)
+            await self.limiter.acquire(est_tokens)
+            async with self._slots:
+                ep = self._pick(n)
+                shard = min(range(len(ep.clients)), key=ep.shard_load.__getitem__)
+                ep.shard_load[shard] += 1
+                ep.in_flight += 1
+                ep.sent += 1
+                self.in_flight += 1
+                self.max_in_flight = max(self.max_in_flight, self.in_flight)
+                self.stats.requests += 1
+                start = time.monotonic()
+                try:
+                    response = await _post_chat(ep.clients[shard], {
+                        "model": model, "messages": messages, "n": n, "max_tokens": max_tokens,
+                        **sampling}, headers, max(0.001, min(self.request_timeout_s, remaining)))
+                except Exception as err:  # noqa: BLE001 - classified below
+                    failure = err
+                else:
+                    failure = None
+                finally:
+                    ep.shard_load[shard] -= 1
+                    ep.in_flight -= 1
+                    self.in_flight -= 1
+                if failure is None:
+                    result = _completion(response, ep.url, time.monotonic() - start)
+                    if n > 1 and ep.supports_n is None:
+                        ep.supports_n = True
+                    self.stats.ok += 1
+                    self.stats.prompt_tokens += result.prompt_tokens or 0
+                    self.stats.completion_tokens += result.completion_tokens or 0
+                    used = (result.prompt_tokens or 0) + (result.completion_tokens or 0)
+                    self.limiter.correct(used - est_tokens if used else 0)
+                    await commit(result)  # durable before the slot is released
+                    return
+            attempt += 1
+            last_error, delay = self._classify(failure, ep, n, attempt)
+            self.stats.retries += 1
+            ep.errors += 1
+            delay = min(delay, max(0.0, deadline - time.monotonic()))
+            log.debug("retry %d in %.2fs after %s (%s)", attempt, delay, last_error, ep.url)
+            if delay > 0:
+                await asyncio.sleep(delay)
+
+    def _classify(self, err: Exception, ep: Endpoint, n: int, attempt: int) -> tuple[str, float]:
+        """(error text, seconds to wait) for a retryable failure; raises otherwise."""
+        import openai
+
+        backoff = _backoff(attempt - 1)
+        if isinstance(err, openai.APIStatusError):
+            status = err.status_code
+            message = _error_message(err)
+            kind = f"HTTP {status}"
+            self.stats.error(kind)
+            if status in RETRY_STATUSES or status >= 500:
+                retry_after = _retry_after(err.response.headers)
+                if retry_after is not None:
+                    ep.blocked_until = max(ep.blocked_until, time.monotonic() + retry_after)
+                    return f"{kind}: {message}", retry_after + random.uniform(0, 0.1 * retry_after + 0.01)
+                return f"{kind}: {message}", backoff
+            if status in (401, 403):
+                raise TeacherError(f"{ep.url}: {kind} {message}: check the API key "
+                                   "(api_key_env names the environment variable)")
+            if status == 404:
+                raise TeacherError(f"{ep.url}: {kind} {message}: check the base URL (it "
+                                   "usually ends in /v1) and the model name")
+            if status == 400 and n > 1 and ep.supports_n is not True and _mentions_n(message):
+                ep.supports_n = False
+                raise NUnsupported(message)
+            self.stats.failed += 1
+            raise RequestFailed(f"teacher refused the request: {kind}: {message}",
+                                retryable=False)
+        if isinstance(err, openai.APITimeoutError):
+            self.stats.error("timeout")
+            return f"timeout after {self.request_timeout_s:g}s", backoff
+        if isinstance(err, openai.APIConnectionError):
+            self.stats.error("connection")
+            cause = err.__cause__ or err
+            return f"connection error: {type(cause).__name__}: {cause}", backoff
+        if isinstance(err, (asyncio.CancelledError, KeyboardInterrupt, SystemExit)):
+            raise err
+        self.stats.error(type(err).__name__)
+        return f"{type(err).__name__}: {err}", backoff
+
+    async def _wait_unblocked(self, n: int, deadline: float) -> None:
+        while True:
+            usable = [ep for ep in self.endpoints if n == 1 or ep.supports_n is not False]
+            if not usable:
+                raise NUnsupported("no endpoint accepts n > 1")
+            now = time.monotonic()
+            soonest = min(ep.blocked_until for ep in usable)
+            if soonest <= now or now >= deadline:
+                return
+            await asyncio.sleep(min(soonest, deadline) - now)
+
+    def _pick(self, n: int) -> Endpoint:
+        now = time.monotonic()
+        usable = [ep for ep in self.endpoints if n == 1 or ep.supports_n is not False] \
+            or self.endpoints
+        ready = [ep for ep in usable if ep.blocked_until <= now] or usable
+        if len(ready) == 1:
+            return ready[0]
+        self._rr += 1
+        # Least busy; ties go round-robin so idle endpoints share the load.
+        return min(ready, key=lambda ep: (ep.in_flight, (ready.index(ep) - self._rr) % len(ready)))
+
+
+def _openai_client(url: str, api_key: str, concurrency: int, timeout: float):
+    import httpx2 as httpx  # noqa: F401 - the openai package's HTTP library in this env
+    import openai
+
+    limits = httpx.Limits(max_connections=concurrency + 4,
+                          max_keepalive_connections=concurrency + 4)
+    http = openai.DefaultAsyncHttpxClient(limits=limits, timeout=timeout)
+    return openai.AsyncOpenAI(base_url=url, api_key=api_key, max_retries=0, timeout=timeout,
+                              http_client=http)
+
+
+async def _post_chat(client: Any, body: dict, headers: dict | None, timeout: float) -> dict:
+    """POST /chat/completions through the openai client (auth, errors, connection pool),
+    without its per-request parameter transform and model parsing, which cost more CPU
+    than everything else in the loop together; returns the JSON body."""
+    import httpx2 as httpx
+
+    response = await client.post("/chat/completions", cast_to=httpx.Response, body=body,
+                                 options={"headers": headers or {}, "timeout": timeout})
+    content = await response.aread()
+    try:
+        data = json.loads(content)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"response is not JSON: {content[:200]!r}") from err
+    if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
+        raise ValueError(f"response has no choices: {str(data)[:200]}")
+    return data
+
+
+def _completion(response: dict, endpoint: str, seconds: float) -> Completion:
+    choices = sorted(response["choices"], key=lambda c: c.get("index", 0))
+    usage = response.get("usage") or None
+    if usage:
+        usage = {k: v for k, v in usage.items() if v is not None}
+    return Completion(
+        texts=[(c.get("message") or {}).get("content") for c in choices],
+        finish_reasons=[c.get("finish_reason") for c in choices],
+        prompt_tokens=usage.get("prompt_tokens") if usage else None,
+        completion_tokens=usage.get("completion_tokens") if usage else None,
+        usage=usage, served_model=response.get("model"),
+        system_fingerprint=response.get("system_fingerprint"),
+        endpoint=endpoint, seconds=seconds)
+
+
+def _backoff(errors: int) -> float:
+    ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** min(errors, 16))
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+def _retry_after(headers: Any) -> float | None:
+    """Seconds from `retry-after-ms` or `Retry-After` (seconds or an HTTP date)."""
+    value = headers.get("retry-after-ms")
+    if value:
+        try:
+            return max(0.0, float(value) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+def _error_message(err: Exception) -> str:
+    body = getattr(err, "body", None)
+    if isinstance(body, dict):
+        message = body.get("message") or (body.get("error") or {}).get("message")
+        if message:
+            return str(message)[:300]
+    return str(getattr(err, "message", err))[:300]
+
+
+def _mentions_n(message: str) -> bool:
+    text = message.lower()
+    return any(s in text for s in ("'n'", '"n"', " n ", "n >", "n>", "n must", "n=", "n is"))
+
+
+def api_key_from_env(env: str) -> str:
+    """The key from the named variable; servers without auth (vLLM) accept any value."""
+    return os.environ.get(env) or "EMPTY"

@@ -1,0 +1,472 @@
+"""The distillation loop: records in, one record per trace out, everything journaled.
+
+For each input record the engine renders the prompt, derives the n request keys, takes
+every reusable trace from the journal and sends only the rest (one request with the
+protocol's `n`, or one request per sample). A response is written to the journal, and
+durable, before its concurrency slot is released; rows leave in input order (k order
+within a question), so a rerun produces the same rows. Traces whose request still fails
+at its deadline leave as rejects with the last error; a rerun retries them.
+
+Python API (no runner needed)::
+
+    from omr_data.distill import distill
+    for row in distill(records, {"teacher": "simulated", "n": 4}, "out/journal.sqlite"):
+        ...                                    # records and rejects (rows with "reason")
+
+`distill_async` is the same as an async generator; `estimate` is the dry run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Iterator
+
+from omr_data.distill.client import (KEY_HEADER, Completion, NUnsupported, RequestFailed,
+                                     TeacherPool, api_key_from_env)
+from omr_data.distill.config import DistillConfig, Settings, resolve
+from omr_data.distill.journal import Entry, Journal, request_key
+from omr_data.distill.progress import Progress
+from omr_data.distill.render import Prompt, PromptError, render_prompt
+from omr_data.records import COLUMNS, dump_meta, load_meta, make_reject
+
+log = logging.getLogger("omr_data.distill")
+_END = object()
+
+
+@dataclass(eq=False)
+class _Question:
+    record: dict
+    prompt: Prompt | None = None
+    keys: list[str] = field(default_factory=list)
+    traces: dict[int, Entry] = field(default_factory=dict)
+    failures: dict[int, str] = field(default_factory=dict)
+    reused: int = 0
+    error: str | None = None
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass
+class RunStats:
+    questions: int = 0
+    traces: int = 0
+    reused: int = 0
+    sent_traces: int = 0
+    rejected: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self, pool: TeacherPool | None, settings: Settings) -> dict:
+        out = {"distill.questions": self.questions, "distill.traces": self.traces,
+               "distill.reused": self.reused, "distill.sent_traces": self.sent_traces,
+               "distill.rejected": self.rejected}
+        if pool is not None:
+            s = pool.stats
+            out.update({"distill.requests": s.requests, "distill.responses": s.ok,
+                        "distill.retries": s.retries, "distill.failed_requests": s.failed,
+                        "distill.prompt_tokens": s.prompt_tokens,
+                        "distill.completion_tokens": s.completion_tokens,
+                        "distill.max_in_flight": pool.max_in_flight})
+            for kind, count in s.errors.items():
+                out[f"distill.errors.{kind}"] = count
+            cost = settings.cost(s.prompt_tokens, s.completion_tokens, self.seconds)
+            if cost is not None:
+                out["distill.cost_usd"] = round(cost, 4)
+        return out
+
+
+class DistillEngine:
+    """One run over a stream of records against one journal."""
+
+    def __init__(self, settings: Settings, journal: Journal, *, total: int | None = None,
+                 client_factory: Callable | None = None):
+        self.settings = settings
+        self.journal = journal
+        self.total = total
+        self.stats = RunStats()
+        self.pool: TeacherPool | None = None
+        self._client_factory = client_factory
+        self._window = max(64, 8 * settings.concurrency)
+        self._tasks: set[asyncio.Task] = set()
+        self._fatal: BaseException | None = None
+        self._open: set = set()   # questions with requests still going
+        self.progress: Progress | None = None
+
+    async def run(self, records: Iterable[dict],
+                  emit: Callable[[list[dict]], Awaitable[None]]) -> None:
+        s = self.settings
+        self.pool = TeacherPool(
+            list(s.base_urls), api_key=api_key_from_env(s.api_key_env),
+            concurrency=s.concurrency, request_timeout_s=s.request_timeout_s,
+            request_deadline_s=s.request_deadline_s, rpm=s.rpm, tpm=s.tpm,
+            use_n_param=s.use_n_param, client_factory=self._client_factory)
+        self.progress = Progress(s, self.pool, self.stats, total=self.total, enabled=s.progress)
+        start = time.monotonic()
+        order: asyncio.Queue = asyncio.Queue(maxsize=self._window)
+        feeder = asyncio.create_task(self._feed(records, order))
+        emitter = asyncio.create_task(self._emit_in_order(order, emit))
+        try:
+            with self.progress:
+                await asyncio.wait({feeder, emitter}, return_when=asyncio.FIRST_EXCEPTION)
+                for task in (feeder, emitter):
+                    if task.done() and task.exception() is not None:
+                        raise task.exception()
+                await emitter
+        finally:
+            self.stats.seconds = time.monotonic() - start
+            for task in (feeder, emitter, *self._tasks):
+                task.cancel()
+            await asyncio.gather(feeder, emitter, *self._tasks, return_exceptions=True)
+            await self.pool.close()
+
+    async def _feed(self, records: Iterable[dict], order: asyncio.Queue) -> None:
+        for record in records:
+            self._check_fatal()
+            await order.put(self._start(record))
+            await asyncio.sleep(0)
+        await order.put(None)
+
+    # -- per question ------------------------------------------------------------------
+    def _start(self, record: dict) -> _Question:
+        s = self.settings
+        question = _Question(record)
+        self.stats.questions += 1
+        try:
+            question.prompt = render_prompt(record, model=s.model, system_prompt=s.system_prompt,
+                                            sampling=s.sampling,
+                                            max_image_pixels=s.max_image_pixels)
+        except PromptError as err:
+            question.error = str(err)
+            question.done.set()
+            return question
+        question.keys = [request_key(question.prompt.prompt_hash, k) for k in range(s.n)]
+        found = self.journal.lookup(question.keys)
+        missing = []
+        for k, key in enumerate(question.keys):
+            entry = found.get(key)
+            if entry is not None and entry.reusable(s.max_tokens):
+                question.traces[k] = entry
+            else:
+                missing.append(k)
+        question.reused = s.n - len(missing)
+        self.stats.reused += question.reused
+        if not missing:
+            question.done.set()
+            return question
+        self.journal.put_prompt(question.prompt.prompt_hash, question.prompt.payload)
+        use_n = len(missing) > 1 and s.use_n_param != "no" and self.pool.n_param_usable
+        groups = [missing] if use_n else [[k] for k in missing]
+        self._open.add(question)
+        for ks in groups:
+            self._spawn(self._send(question, ks))
+        return question
+
+    def _spawn(self, coro: Awaitable) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None and self._fatal is None:
+            self._fatal = task.exception()
+            for question in self._open:  # wake the emitter so it can stop the run
+                question.done.set()
+
+    def _check_fatal(self) -> None:
+        if self._fatal is not None:
+            raise self._fatal
+
+    async def _send(self, question: _Question, ks: list[int]) -> None:
+        s, prompt = self.settings, question.prompt
+        keys = [question.keys[k] for k in ks]
+        sampling = {k: v for k, v in s.sampling.items() if k != "seed"}
+        if s.seed is not None:
+            sampling["seed"] = int(hashlib.sha256(keys[0].encode()).hexdigest()[:8], 16) >> 1
+        est = prompt.est_prompt_tokens + len(ks) * min(s.max_tokens, 1024)
+
+        async def commit(result: Completion) -> None:
+            entries = _entries(question, ks, result, s)
+            now = time.time()
+            attempts = [(e.key, now, result.endpoint, e.finish_reason or "ok", result.seconds)
+                        for e in entries]
+            await self.journal.write_async(entries, attempts)
+            for k, entry in zip(ks, entries):
+                question.traces[k] = entry
+            self.stats.sent_traces += len(entries)
+
+        try:
+            await self.pool.complete(model=s.model, messages=prompt.messages, n=len(ks),
+                                     max_tokens=s.max_tokens, sampling=sampling,
+                                     est_tokens=est, headers={KEY_HEADER: ",".join(keys)},
+                                     commit=commit)
+        except NUnsupported:
+            await asyncio.gather(*(self._send(question, [k]) for k in ks))
+            return
+        except RequestFailed as err:
+            now = time.time()
+            failed = [Entry(key=question.keys[k], prompt_hash=prompt.prompt_hash,
+                            record_id=question.record["id"], k=k, model=s.model,
+                            status="failed", error=err.reason, max_tokens=s.max_tokens,
+                            updated=now) for k in ks]
+            await self.journal.write_async(failed, [(e.key, now, None, err.reason[:500], None)
+                                                    for e in failed])
+            for k in ks:
+                question.failures[k] = err.reason
+        left = [k for k in ks if k not in question.traces and k not in question.failures]
+        if left:  # the endpoint returned fewer choices than asked for
+            await self._send(question, left)
+        if len(question.traces) + len(question.failures) == s.n:
+            self._open.discard(question)
+            question.done.set()
+
+    async def _emit_in_order(self, order: asyncio.Queue,
+                             emit: Callable[[list[dict]], Awaitable[None]]) -> None:
+        while True:
+            question = await order.get()
+            if question is None:
+                return
+            await question.done.wait()
+            self._check_fatal()
+            rows = self._rows(question)
+            self.stats.traces += sum(1 for r in rows if not r.get("reason"))
+            self.stats.rejected += sum(1 for r in rows if r.get("reason"))
+            if self.progress is not None:
+                self.progress.advance(len(rows))
+            await emit(rows)
+
+    def _rows(self, question: _Question) -> list[dict]:
+        record, s = question.record, self.settings
+        if question.error is not None:
+            return [make_reject(question.error, **{c: record.get(c) for c in COLUMNS})]
+        rows = []
+        for k in range(s.n):
+            rid = f"{record['id']}#{k}"
+            entry = question.traces.get(k)
+            if entry is None or entry.response is None:
+                reason = (question.failures.get(k) or
+                          f"empty response: finish_reason={entry.finish_reason}")
+                if k in question.failures:
+                    reason = f"teacher request failed: {reason}"
+                rows.append(make_reject(reason, **{**{c: record.get(c) for c in COLUMNS},
+                                                   "id": rid}))
+                continue
+            row = {c: record.get(c) for c in COLUMNS}
+            row["id"] = rid
+            row["response"] = entry.response
+            meta = load_meta(record)
+            meta.update({
+                "distill.model": entry.model,
+                "distill.k": k,
+                "distill.finish_reason": entry.finish_reason,
+                "distill.usage": entry.usage,
+                "distill.request_key": entry.key,
+            })
+            if entry.system_fingerprint:
+                meta["distill.system_fingerprint"] = entry.system_fingerprint
+            if entry.served_model and entry.served_model != entry.model:
+                meta["distill.served_model"] = entry.served_model
+            row["meta"] = dump_meta(meta)
+            rows.append(row)
+        return rows
+
+
+def _entries(question: _Question, ks: list[int], result: Completion, s: Settings) -> list[Entry]:
+    """One journal entry per returned choice; per-trace usage split from the request's."""
+    n = min(len(ks), len(result.texts))
+    per_trace = _split_completion_tokens(result, n, s.max_tokens)
+    now = time.time()
+    entries = []
+    for i in range(n):
+        usage = {"prompt_tokens": result.prompt_tokens, "completion_tokens": per_trace[i]}
+        if len(ks) > 1:
+            usage["request_completion_tokens"] = result.completion_tokens
+            usage["request_n"] = len(result.texts)
+        entries.append(Entry(
+            key=question.keys[ks[i]], prompt_hash=question.prompt.prompt_hash,
+            record_id=question.record["id"], k=ks[i], model=s.model, status="ok",
+            response=result.texts[i], finish_reason=result.finish_reasons[i],
+            max_tokens=s.max_tokens, prompt_tokens=result.prompt_tokens,
+            completion_tokens=per_trace[i], usage=usage, served_model=result.served_model,
+            system_fingerprint=result.system_fingerprint, updated=now))
+    return entries
+
+
+def _split_completion_tokens(result: Completion, n: int, max_tokens: int) -> list[int | None]:
+    """A request with n > 1 reports one completion count: traces cut off used max_tokens,
+    the others share the rest in proportion to their length."""
+    total = result.completion_tokens
+    if total is None:
+        return [None] * n
+    if len(result.texts) == 1:
+        return [total]
+    cut = [result.finish_reasons[i] == "length" for i in range(n)]
+    rest = max(0, total - max_tokens * sum(cut))
+    lengths = [len(result.texts[i] or "") if not cut[i] else 0 for i in range(n)]
+    whole = sum(lengths) or 1
+    return [max_tokens if cut[i] else round(rest * lengths[i] / whole) for i in range(n)]
+
+
+# ---------------------------------------------------------------------------------------
+# Public API
+
+
+def open_journal(config: DistillConfig | dict | None, journal_path: str | Path | None) -> Journal:
+    path = journal_path or (config.journal if isinstance(config, DistillConfig) else
+                            (config or {}).get("journal"))
+    if not path:
+        raise ValueError("distill needs a journal path (journal_path=... or config journal)")
+    return Journal(path)
+
+
+def _as_config(config: DistillConfig | dict | None) -> DistillConfig:
+    if config is None:
+        return DistillConfig()
+    if isinstance(config, dict):
+        return DistillConfig(**config)
+    return config
+
+
+async def distill_async(records: Iterable[dict], config: DistillConfig | dict | None = None,
+                        journal_path: str | Path | None = None, *, total: int | None = None,
+                        stats: dict | None = None, client_factory: Callable | None = None
+                        ) -> AsyncIterator[dict]:
+    """Async generator of output rows (records and rejects) in input order."""
+    config = _as_config(config)
+    settings = resolve(config)
+    journal = open_journal(config, journal_path)
+    engine = DistillEngine(settings, journal, total=total, client_factory=client_factory)
+    out: asyncio.Queue = asyncio.Queue(maxsize=16)
+
+    async def produce() -> None:
+        try:
+            await engine.run(records, out.put)
+        finally:
+            await out.put(_END)
+
+    producer = asyncio.create_task(produce())
+    try:
+        while True:
+            rows = await out.get()
+            if rows is _END:
+                break
+            for row in rows:
+                yield row
+        await producer
+    finally:
+        producer.cancel()
+        await asyncio.gather(producer, return_exceptions=True)
+        journal.close()
+        if stats is not None:
+            stats.update(engine.stats.as_dict(engine.pool, settings))
+
+
+def distill(records: Iterable[dict], config: DistillConfig | dict | None = None,
+            journal_path: str | Path | None = None, *, total: int | None = None,
+            stats: dict | None = None, client_factory: Callable | None = None
+            ) -> Iterator[dict]:
+    """Output rows (records and rejects) in input order; the network loop runs in a
+    background thread. Closing the generator (or Ctrl-C) stops sending; every response
+    received so far is already in the journal."""
+    config = _as_config(config)
+    settings = resolve(config)
+    journal = open_journal(config, journal_path)
+    engine = DistillEngine(settings, journal, total=total, client_factory=client_factory)
+    out: queue.Queue = queue.Queue(maxsize=16)
+    handle: dict[str, Any] = {}
+
+    async def emit(rows: list[dict]) -> None:
+        while True:
+            try:
+                out.put_nowait(rows)
+                return
+            except queue.Full:
+                await asyncio.sleep(0.005)
+
+    async def main() -> None:
+        handle["loop"], handle["task"] = asyncio.get_running_loop(), asyncio.current_task()
+        await engine.run(records, emit)
+
+    def worker() -> None:
+        try:
+            asyncio.run(main())
+        except BaseException as err:  # noqa: BLE001 - handed to the consuming thread
+            handle["error"] = err
+        finally:
+            out.put(_END)
+
+    thread = threading.Thread(target=worker, name="distill-loop", daemon=True)
+    thread.start()
+    finished = False
+    try:
+        while True:
+            rows = out.get()
+            if rows is _END:
+                finished = True
+                break
+            yield from rows
+        error = handle.get("error")
+        if error is not None and not isinstance(error, asyncio.CancelledError):
+            raise error
+    finally:
+        if not finished:
+            loop, task = handle.get("loop"), handle.get("task")
+            if loop is not None and task is not None:
+                loop.call_soon_threadsafe(task.cancel)
+            while thread.is_alive():
+                try:
+                    if out.get(timeout=0.1) is _END:
+                        break
+                except queue.Empty:
+                    pass
+        thread.join()
+        journal.close()
+        if stats is not None:
+            stats.update(engine.stats.as_dict(engine.pool, settings))
+
+
+def estimate(records: Iterable[dict], config: DistillConfig | dict | None = None,
+             journal_path: str | Path | None = None) -> dict:
+    """The dry run: how many requests a run would send and a token / cost estimate."""
+    config = _as_config(config)
+    s = resolve(config)
+    journal = open_journal(config, journal_path) if (journal_path or config.journal) else None
+    questions = reused = to_send = prompt_tokens = unreadable = requests = 0
+    try:
+        for record in records:
+            questions += 1
+            try:
+                prompt = render_prompt(record, model=s.model, system_prompt=s.system_prompt,
+                                       sampling=s.sampling, max_image_pixels=s.max_image_pixels)
+            except PromptError:
+                unreadable += 1
+                continue
+            keys = [request_key(prompt.prompt_hash, k) for k in range(s.n)]
+            found = journal.lookup(keys) if journal else {}
+            done = sum(1 for key in keys if key in found and found[key].reusable(s.max_tokens))
+            reused += done
+            to_send += s.n - done
+            if s.n - done:
+                sends = 1 if s.use_n_param != "no" else s.n - done
+                requests += sends
+                prompt_tokens += prompt.est_prompt_tokens * sends
+    finally:
+        if journal:
+            journal.close()
+    completion_max = to_send * s.max_tokens
+    return {
+        "model": s.model, "questions": questions, "traces": questions * s.n,
+        "reused_traces": reused, "traces_to_send": to_send,
+        # with n > 1 in one request; an endpoint that refuses n needs one per trace
+        "requests": requests,
+        "unreadable_images": unreadable,
+        "est_prompt_tokens": prompt_tokens,
+        "max_completion_tokens": completion_max,
+        "est_cost_usd_max": s.cost(prompt_tokens, completion_max, 0.0)
+        if s.price_input_per_m is not None or s.price_output_per_m is not None else None,
+    }

@@ -1,0 +1,76 @@
+"""The `distill` stage: n teacher traces per input record, one output record per trace.
+
+Output rows are the input record with `id` = `{id}#k`, `response` = the teacher's text
+verbatim and meta `distill.model`, `distill.k`, `distill.finish_reason`, `distill.usage`,
+`distill.request_key` (plus `distill.system_fingerprint` / `distill.served_model` when
+the server reports them, e.g. `omr-data-simulated`). Traces whose request failed until its
+deadline go to rejects with the last error.
+
+The journal lives outside the runner's unit directories (default `OUT/journal.sqlite`,
+or `journal` in the config), so when the runner redoes a unit after a crash every trace
+already received is reused and only the missing ones are sent. The cache key leaves out
+operational settings (endpoints, concurrency, limits, timeouts, journal path, prices): they
+change how traces are fetched, never what they are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import ClassVar, Iterator
+
+from omr_data.distill.config import OPERATIONAL_FIELDS, DistillConfig
+from omr_data.distill.engine import distill
+from omr_data.stage import ConfigError, Stage, StageContext, WorkUnit
+
+JOURNAL_NAME = "journal.sqlite"
+
+
+class DistillStage(Stage):
+    name = "distill"
+    version = "1"
+    Config = DistillConfig
+    reads = "datasets"
+    input_columns = ("id", "question", "images", "choices")
+    #: one worker: `concurrency` is a cap over the whole run, and the work is network-bound
+    max_workers: ClassVar[int] = 1
+
+    def cache_key(self, parent_fingerprints: list[str], seed: int = 0) -> str:
+        config = {k: v for k, v in self.config_dict().items() if k not in OPERATIONAL_FIELDS}
+        payload = {"stage": self.name, "version": self.version, "config": config,
+                   "parents": parent_fingerprints, "seed": seed}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+    def process(self, unit: WorkUnit, ctx: StageContext) -> Iterator[dict]:
+        stats: dict = {}
+        total = _unit_rows(unit) * self.config.n
+        yield from distill(ctx.read_rows(unit), self.config, journal_path(self.config, ctx),
+                           total=total or None, stats=stats)
+        for key, value in stats.items():
+            if isinstance(value, (int, float)):
+                ctx.count(key, value)
+
+
+def journal_path(config: DistillConfig, ctx: StageContext) -> Path:
+    """`config.journal`, else OUT/journal.sqlite (OUT found from the context)."""
+    if config.journal:
+        return Path(config.journal)
+    for name in ("out", "output", "output_dir"):
+        out = getattr(ctx, name, None)
+        if out:
+            return Path(out) / JOURNAL_NAME
+    workdir = Path(ctx.workdir).resolve()
+    for parent in (workdir, *workdir.parents):
+        if parent.name == ".work":
+            return parent.parent / JOURNAL_NAME
+    raise ConfigError("distill: cannot tell the output directory for the request journal; "
+                      "set `journal` to a path that survives reruns")
+
+
+def _unit_rows(unit: WorkUnit) -> int:
+    import pyarrow.parquet as pq
+    try:
+        return sum(pq.ParquetFile(p).metadata.num_rows for p in unit.paths)
+    except (OSError, ValueError):
+        return 0

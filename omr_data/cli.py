@@ -177,7 +177,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--judge-concurrency", type=int)
     p.add_argument("--format-weight", type=float)
     p.add_argument("--keep", choices=["correct", "all"])
-    p.add_argument("--timeout-s", type=float)
+    p.add_argument("--judge-model", help="override the judge preset's model name")
+    p.add_argument("--judge-cache", help="judge response cache (SQLite) path")
+    p.add_argument("--timeout-s", type=float, help="math-verify time limit per item")
+    p.add_argument("--math-workers", type=int, dest="math_workers",
+                   help="math-verify worker processes (default 2)")
+    p.add_argument("--no-require-format", action="store_true",
+                   help="keep correct traces even when their <think>/<answer> is incomplete")
     _common_stage_flags(p)
 
     p = command("mix", "Concatenate datasets with per-input fractions or caps (seeded, "
@@ -313,7 +319,11 @@ def cmd_distill(args) -> int:
 
 def cmd_verify(args) -> int:
     config = _flags(args, "judge", "judge_base_url", "judge_api_key_env", "judge_concurrency",
-                    "format_weight", "keep", "timeout_s")
+                    "judge_model", "judge_cache", "format_weight", "keep", "timeout_s")
+    if args.math_workers is not None:
+        config["workers"] = args.math_workers
+    if args.no_require_format:
+        config["require_format"] = False
     return _run_stage_command("verify", [args.input], args.output, config, args)
 
 

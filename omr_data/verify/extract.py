@@ -1,0 +1,185 @@
+"""Find the final answer in a reasoning trace, and grade the trace's structure.
+
+Extraction order (DESIGN.md): the content of the last `<answer>…</answer>`, else the last
+`\\boxed{…}` (nested braces), else the last number. Everything here is a linear scan
+(`rfind`, brace counting, bounded regexes over the tail), so a 100k-character trace costs
+microseconds, never a backtracking blow-up.
+
+Format score (the `format` in `score = (1-λ)·acc + λ·format`):
+
+=====  ==============================================================================
+1.0    `<think>…</think>` (non-empty) followed only by `<answer>…</answer>` (non-empty),
+       or by text that ends in a `\\boxed{…}` answer; one of each tag, nothing after the
+       answer but whitespace
+0.5    the answer is tagged or boxed but the structure is incomplete: no think block,
+       an unclosed or repeated tag, text after `</answer>`, a boxed answer inside think
+0.0    no `<answer>` and no `\\boxed{}`: the answer could only be guessed (last number)
+=====  ==============================================================================
+"""
+
+from __future__ import annotations
+
+import re
+
+ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+BOX_COMMANDS = ("\\boxed", "\\fbox")
+
+# A number as it appears in prose: optional sign, digits with thousands separators,
+# decimals, a trailing exponent. Bounded quantifiers keep it linear.
+_NUMBER_RE = re.compile(
+    r"[-+−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d{1,4})?|[-+−]?\.\d+")
+# How much of the trace's end to search for the last number before scanning all of it.
+_TAIL = 2000
+
+
+def extract_answer(text: str | None) -> str | None:
+    """The final answer of `text`: `<answer>` content, else last `\\boxed{}`, else last number.
+
+    Returns None when there is nothing to extract. The result is stripped; a `\\boxed{}`
+    inside the answer tag is unwrapped (``<answer>\\boxed{5}</answer>`` gives ``5``).
+    """
+    if not text:
+        return None
+    tagged = answer_tag_content(text)
+    if tagged is not None:
+        return tagged
+    boxed = last_boxed(text)
+    if boxed is not None:
+        return boxed
+    return last_number(text)
+
+
+def answer_tag_content(text: str) -> str | None:
+    """Content of the last `<answer>…</answer>` (an unclosed final tag runs to the end)."""
+    lower = text.lower()
+    start = lower.rfind(ANSWER_OPEN)
+    if start < 0:
+        return None
+    body_start = start + len(ANSWER_OPEN)
+    end = lower.find(ANSWER_CLOSE, body_start)
+    body = text[body_start:end if end >= 0 else len(text)].strip()
+    if not body:
+        return None
+    inner = last_boxed(body)
+    return inner if inner is not None else body
+
+
+def last_boxed(text: str) -> str | None:
+    """Content of the last `\\boxed{…}` / `\\fbox{…}` with balanced braces, or None."""
+    best = -1
+    for command in BOX_COMMANDS:
+        best = max(best, text.rfind(command))
+    while best >= 0:
+        content = _boxed_at(text, best)
+        if content is not None:
+            return content
+        prev = -1
+        for command in BOX_COMMANDS:
+            prev = max(prev, text.rfind(command, 0, best))
+        best = prev
+    return None
+
+
+def _boxed_at(text: str, pos: int) -> str | None:
+    i = pos + (len("\\boxed") if text.startswith("\\boxed", pos) else len("\\fbox"))
+    n = len(text)
+    while i < n and text[i] == " ":
+        i += 1
+    if i >= n:
+        return None
+    if text[i] != "{":
+        # `\boxed 5`: the next token up to whitespace or `$`
+        m = re.match(r"[^\s$]{1,100}", text[i:i + 100])
+        return m.group(0).strip() or None if m else None
+    depth, j = 0, i
+    while j < n:
+        c = text[j]
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0:
+                return text[i + 1:j].strip() or None
+        j += 1
+    return None
+
+
+def last_number(text: str) -> str | None:
+    """The last number written in `text` (searching the tail first), or None."""
+    for chunk in (text[-_TAIL:], text) if len(text) > _TAIL else (text,):
+        found = None
+        for found in _NUMBER_RE.finditer(chunk):
+            pass
+        if found is not None:
+            return found.group(0).replace("−", "-")
+    return None
+
+
+def format_score(text: str | None) -> float:
+    """1.0 well-formed, 0.5 partial structure, 0.0 no tagged or boxed answer (see module doc)."""
+    if not text:
+        return 0.0
+    lower = text.lower()
+    n_answer_open, n_answer_close = lower.count(ANSWER_OPEN), lower.count(ANSWER_CLOSE)
+    has_answer = answer_tag_content(text) is not None
+    has_box = last_boxed(text) is not None
+    if not has_answer and not has_box:
+        return 0.0
+    if _well_formed(text, lower, n_answer_open, n_answer_close, has_answer):
+        return 1.0
+    return 0.5
+
+
+def _well_formed(text: str, lower: str, n_open: int, n_close: int, has_answer: bool) -> bool:
+    stripped = lower.strip()
+    if not stripped.startswith(THINK_OPEN):
+        return False
+    if lower.count(THINK_OPEN) != 1 or lower.count(THINK_CLOSE) != 1:
+        return False
+    think_end = lower.find(THINK_CLOSE)
+    if not text[lower.find(THINK_OPEN) + len(THINK_OPEN):think_end].strip():
+        return False
+    rest = text[think_end + len(THINK_CLOSE):]
+    rest_lower = rest.lower()
+    if n_open == 0 and n_close == 0:
+        # the boxed alternative: the box must come after the reasoning
+        return last_boxed(rest) is not None
+    if n_open != 1 or n_close != 1 or not has_answer:
+        return False
+    start, end = rest_lower.find(ANSWER_OPEN), rest_lower.find(ANSWER_CLOSE)
+    if start < 0 or end < start:
+        return False
+    return not rest[:start].strip() and not rest[end + len(ANSWER_CLOSE):].strip()
+
+
+def format_problem(text: str | None) -> str | None:
+    """Why `text` is not well-formed (format < 1.0), in a few words; None when it is."""
+    if not text or not text.strip():
+        return "empty response"
+    if format_score(text) == 1.0:
+        return None
+    lower = text.lower()
+    if answer_tag_content(text) is None and last_boxed(text) is None:
+        return "no <answer> tag or \\boxed{} answer"
+    if not lower.strip().startswith(THINK_OPEN):
+        return "does not start with <think>"
+    if lower.count(THINK_OPEN) != 1 or lower.count(THINK_CLOSE) != 1:
+        return "needs exactly one <think>…</think> block"
+    think_end = lower.find(THINK_CLOSE)
+    if not text[lower.find(THINK_OPEN) + len(THINK_OPEN):think_end].strip():
+        return "empty <think> block"
+    n_open, n_close = lower.count(ANSWER_OPEN), lower.count(ANSWER_CLOSE)
+    if n_open == 0 and n_close == 0:
+        return "\\boxed{} answer is inside <think>"
+    if n_open != 1 or n_close != 1:
+        return "needs exactly one <answer>…</answer>"
+    rest = lower[think_end + len(THINK_CLOSE):]
+    start, end = rest.find(ANSWER_OPEN), rest.find(ANSWER_CLOSE)
+    if start < 0 or end < start:
+        return "<answer> is not after </think>"
+    if rest[:start].strip():
+        return "text between </think> and <answer>"
+    if rest[end + len(ANSWER_CLOSE):].strip():
+        return "text after </answer>"
+    return "empty <answer>"

@@ -1,0 +1,281 @@
+"""`compute_score` and `score_batch`: extraction, rules, math-verify, then the judge.
+
+Order of deciders for one answer (each verdict records which one decided, `decided_by`):
+
+1. ``no_answer``      nothing could be extracted → acc 0
+2. ``rule:*``         exact match, choice letters, numbers, yes/no, text (`rules.py`)
+3. ``guard``          an answer sympy must not see (tower, deep nesting) → acc 0, counted
+                      with timeouts
+4. ``math_verify``    symbolic comparison in worker processes; ``timeout`` when it ran out
+5. ``judge``          only when the rules could not decide and a judge is given;
+                      ``judge_unparsable`` when its reply was neither 0 nor 1
+
+`score = (1 - format_weight) * acc + format_weight * format`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from omr_data.verify.extract import answer_tag_content, format_score, last_boxed, last_number
+from omr_data.verify.mathverify import MathVerifyPool, default_pool, too_complex
+from omr_data.verify.normalize import align_math, clean, strip_answer_prefix
+from omr_data.verify.rules import (
+    Decision,
+    approx_num,
+    decide,
+    gold_letters,
+    infer_answer_type,
+    numbers_match,
+    option_text,
+    parse_number,
+    strip_option_label,
+    valid_letters,
+)
+
+DEFAULT_FORMAT_WEIGHT = 0.1
+DEFAULT_TIMEOUT_S = 2.0
+MAX_JUDGE_CANDIDATE = 500   # longer "answers" are not final answers; never sent to a judge
+
+_FINAL_PHRASE = re.compile(
+    r"(?i:final\s+answer|the\s+answer|correct\s+answer|answer)\s*(?:is|:|should\s+be|would\s+be)\s*:?"
+    r"\s*([^\n]{1,200})")
+_UNIT_WORDS = (
+    "cm", "mm", "km", "m", "units", "unit", "square units", "sq units", "cubic units", "meters",
+    "metres", "meter", "inches", "inch", "feet", "ft", "degrees", "degree", "cm^2", "m^2",
+    "cm^3", "m^3", "km^2", "mm^2", "units^2", "dollars", "seconds", "minutes", "hours", "kg",
+    "g", "s", "L", "mL", "ml",
+)
+_TRAILING_UNIT = re.compile(
+    r"(?:\s|\\ )*(?:" + "|".join(re.escape(u) for u in sorted(_UNIT_WORDS, key=len, reverse=True))
+    + r")\s*$")
+
+
+def compute_score(
+    response: str | None,
+    ground_truth: str,
+    *,
+    answer_type: str | None = None,
+    choices: list[str] | None = None,
+    judge: Any = None,
+    format_weight: float = DEFAULT_FORMAT_WEIGHT,
+    question: str | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> dict:
+    """Score one response against the gold answer.
+
+    Returns ``{"score", "acc", "format", "pred", "decided_by", "detail"}``; see the module
+    doc for the deciders. `judge` is a `omr_data.verify.judge.Judge`, anything with
+    `judge_many(requests)`, or a preset name (then the endpoint comes from the `openai`
+    client's own settings, `OPENAI_BASE_URL`); it is asked only when the rules cannot decide.
+    `question` is sent to the judge with the gold and the extracted answer.
+    """
+    item = {"response": response, "answer": ground_truth, "answer_type": answer_type,
+            "choices": choices, "question": question}
+    return score_batch([item], workers=1, judge=judge, format_weight=format_weight,
+                       timeout_s=timeout_s)[0]
+
+
+def score_batch(
+    items: Iterable[Mapping[str, Any]],
+    *,
+    workers: int = 2,
+    judge: Any = None,
+    format_weight: float = DEFAULT_FORMAT_WEIGHT,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    pool: MathVerifyPool | None = None,
+) -> list[dict]:
+    """Score many responses: rules in this process, math-verify on `workers` processes.
+
+    Each item is a mapping with `response` and `answer` (or `ground_truth`), and optionally
+    `answer_type`, `choices`, `question`. Results come back in order.
+    """
+    if not 0.0 <= format_weight <= 1.0:
+        raise ValueError(f"format_weight must be within [0, 1], got {format_weight}")
+    items = list(items)
+    if isinstance(judge, str):
+        judge = _preset_judge(judge)
+    states = [_start(item) for item in items]
+
+    symbolic = [i for i, s in enumerate(states) if s["decision"].next == "math_verify"]
+    if symbolic:
+        pool = pool or default_pool(workers, timeout_s)
+        pairs = [(states[i]["gold_math"], states[i]["pred_math"]) for i in symbolic]
+        for i, result in zip(symbolic, pool.compare_many(pairs)):
+            states[i]["decision"] = _from_math_verify(states[i], result, judge is not None)
+
+    by_option = [i for i, s in enumerate(states) if s["decision"].next == "math_verify_choices"]
+    if by_option:
+        pool = pool or default_pool(workers, timeout_s)
+        _decide_by_option_values([states[i] for i in by_option], pool, judge is not None)
+
+    asking = [i for i, s in enumerate(states) if s["decision"].next == "judge"
+              and len(s["pred"]) <= MAX_JUDGE_CANDIDATE]
+    if asking and judge is not None:
+        requests = [_judge_request(items[i], states[i]) for i in asking]
+        for i, verdict in zip(asking, judge.judge_many(requests)):
+            states[i]["decision"] = _from_judge(verdict)
+
+    return [_result(s, format_weight) for s in states]
+
+
+# --------------------------------------------------------------------------------------
+
+
+_JUDGES: dict[str, Any] = {}
+
+
+def _preset_judge(name: str):
+    """`judge="qwen3-235b-judge"`: that preset on the endpoint of `OPENAI_BASE_URL`."""
+    if name not in _JUDGES:
+        from omr_data.verify.judge import Judge
+        _JUDGES[name] = Judge(name)
+    return _JUDGES[name]
+
+
+def answer_for_scoring(response: str | None, answer_type: str | None) -> str | None:
+    """`extract_answer`, but an untagged trace's stated answer beats its last number."""
+    if not response:
+        return None
+    tagged = answer_tag_content(response)
+    if tagged is not None:
+        return tagged
+    boxed = last_boxed(response)
+    if boxed is not None:
+        return boxed
+    tail = response[-3000:]
+    found = None
+    for found in _FINAL_PHRASE.finditer(tail):
+        pass
+    if found is not None:
+        return found.group(1).strip()
+    if answer_type in ("choice", "yes_no", "text"):
+        last_line = tail.strip().rsplit("\n", 1)[-1].strip()
+        if 0 < len(last_line) <= 300:
+            return last_line
+    return last_number(response)
+
+
+def _start(item: Mapping[str, Any]) -> dict:
+    gold = item.get("answer", item.get("ground_truth"))
+    if gold is None or not str(gold).strip():
+        raise ValueError("each item needs a non-empty 'answer' (the gold answer)")
+    gold = str(gold)
+    choices = item.get("choices") or None
+    answer_type = item.get("answer_type") or infer_answer_type(gold, choices)
+    response = item.get("response")
+    state = {"gold": gold, "choices": choices, "answer_type": answer_type,
+             "format": format_score(response), "pred": None}
+    pred = answer_for_scoring(response, answer_type)
+    state["pred"] = pred
+    if pred is None:
+        state["decision"] = Decision(0.0, "no_answer", "no final answer found")
+        return state
+    decision = decide(pred, gold, answer_type, choices)
+    if decision.next == "math_verify":
+        state["gold_math"], state["pred_math"] = align_math(math_form(gold), math_form(pred))
+        why = too_complex(state["gold_math"]) or too_complex(state["pred_math"])
+        if why:
+            decision = Decision(0.0, "guard", f"answer too complex to compare ({why})")
+    state["decision"] = decision
+    return state
+
+
+def math_form(s: str) -> str:
+    """What math-verify sees: presentation stripped, "the answer is" and unit words dropped."""
+    s = clean(strip_answer_prefix(clean(s)))
+    stripped = _TRAILING_UNIT.sub("", s)
+    return stripped if stripped.strip() else s
+
+
+def _from_math_verify(state: dict, result: tuple, have_judge: bool) -> Decision:
+    kind = result[0]
+    if kind == "timeout":
+        return Decision(0.0, "timeout", "math-verify ran out of time")
+    if kind == "error":
+        return Decision(None if have_judge else 0.0, "math_verify", result[1],
+                        next="judge" if have_judge else None)
+    if kind == "unparsed":
+        return Decision(None if have_judge else 0.0, "math_verify",
+                        "math-verify could not parse the answer",
+                        next="judge" if have_judge else None)
+    ok = _math_verify_equal((state["gold_math"], state["pred_math"]), result)
+    return Decision(float(ok), "math_verify", "equivalent" if ok else "not equivalent")
+
+
+def _decide_by_option_values(states: list[dict], pool: MathVerifyPool, have_judge: bool) -> None:
+    """Which option's value the answer states (one math-verify comparison per option)."""
+    pairs, owners = [], []
+    for k, state in enumerate(states):
+        pred = math_form(state["pred"])
+        for j, option in enumerate(state["choices"]):
+            gold_form, pred_form = align_math(math_form(strip_option_label(option)), pred)
+            if too_complex(gold_form) or too_complex(pred_form):
+                continue
+            pairs.append((gold_form, pred_form))
+            owners.append((k, j))
+    hits: dict[int, list[int]] = {k: [] for k in range(len(states))}
+    for (k, j), pair, result in zip(owners, pairs, pool.compare_many(pairs)):
+        if result[0] == "ok" and _math_verify_equal(pair, result):
+            hits[k].append(j)
+    for k, state in enumerate(states):
+        want = gold_letters(state["gold"], state["choices"])
+        if len(hits[k]) == 1 and want is not None:
+            got = valid_letters(state["choices"])[hits[k][0]]
+            state["decision"] = Decision(float(frozenset(got) == want), "math_verify",
+                                         f"pred states option {got}'s value")
+        else:
+            state["decision"] = Decision(None if have_judge else 0.0, "rule:choice",
+                                         "no option letter found",
+                                         next="judge" if have_judge else None)
+
+
+def _math_verify_equal(pair: tuple[str, str], result: tuple) -> bool:
+    _, verified, gold_value, pred_value = result
+    g = parse_number(pair[0]) or (approx_num(gold_value) if gold_value is not None else None)
+    p = parse_number(pair[1]) or (approx_num(pred_value) if pred_value is not None else None)
+    if g is not None and p is not None:
+        return numbers_match(g, p)
+    return bool(verified)
+
+
+def _judge_request(item: Mapping[str, Any], state: dict):
+    from omr_data.verify.judge import JudgeRequest
+    question = str(item.get("question") or "").strip()
+    reference = state["gold"]
+    choices = state["choices"]
+    if choices:
+        letters = valid_letters(choices)
+        listing = "\n".join(f"{letters[i]}. {c}" for i, c in enumerate(choices))
+        question = f"{question}\nOptions:\n{listing}" if question else f"Options:\n{listing}"
+        text = option_text(reference.strip(), choices) if len(reference.strip()) == 1 else None
+        if text is not None:
+            reference = f"{reference.strip()}. {text}"
+    return JudgeRequest(question=question, reference=reference,
+                        candidate=state["pred"],
+                        images=item.get("images") or None)
+
+
+def _from_judge(verdict) -> Decision:
+    if verdict.value is None:
+        return Decision(0.0, "judge_unparsable", f"reply={verdict.reply[:80]!r}")
+    return Decision(float(verdict.value), "judge", f"reply={verdict.reply[:20]!r}")
+
+
+def _result(state: dict, format_weight: float) -> dict:
+    decision: Decision = state["decision"]
+    acc = decision.acc if decision.acc is not None else 0.0
+    detail = decision.detail
+    if decision.acc is None:
+        detail = f"{detail}; no judge to ask" if detail else "no judge to ask"
+    fmt = state["format"]
+    return {
+        "score": (1.0 - format_weight) * acc + format_weight * fmt,
+        "acc": acc,
+        "format": fmt,
+        "pred": state["pred"],
+        "decided_by": decision.by,
+        "detail": detail,
+    }

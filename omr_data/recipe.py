@@ -294,7 +294,10 @@ def _ensure_stats(inputs: list[str]) -> None:
 
 def _build_stage(step: Step, *, placeholder_only: bool = False,
                  resolve: Callable[[str, str], str] | None = None) -> Stage:
-    config = step.config if placeholder_only else _substitute(step.config, resolve)
+    # For the cache check, placeholders get a dummy endpoint: they sit in fields the cache
+    # key leaves out, so the key is the same as the real run's.
+    config = _config_for_check(step.config) if placeholder_only else \
+        _substitute(step.config, resolve)
     return stage_class(step.stage)(config)
 
 

@@ -16,7 +16,8 @@ EXAMPLES = {
     "run": """examples:
   omr-data run pipelines/demo.yaml
   omr-data run pipelines/rl_74k.yaml --workdir /data/runs/rl --workers 16
-  omr-data run pipelines/sft_874k.yaml --only normalize_llava,distill --check""",
+  omr-data run pipelines/sft_874k.yaml --set llava_cot=/data/LLaVA-CoT-100k --dry-run
+  omr-data run pipelines/sft_874k.yaml --only llava_cot,traces""",
     "publish": """examples:
   omr-data publish runs/demo/sft --repo omr/sft-874k --hub-dir hub --version v0.1
   omr-data publish runs/rl/dedup --repo omr/rl-74k --config virl39k --to-hub --version v1.0""",
@@ -100,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--address", help="Ray cluster address (with --executor ray)")
     p.add_argument("--workers", type=int, help="worker processes (local executor)")
     p.add_argument("--workdir", help="override the recipe's workdir")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="override one of the recipe's vars (repeatable)")
     p.add_argument("--only", help="comma-separated step ids to run (others must be done)")
     p.add_argument("--check", "--dry-run", dest="check", action="store_true",
                    help="validate the whole recipe (stages, keys, types, inputs) and exit")
@@ -230,7 +233,13 @@ def cmd_run(args) -> int:
     from omr_data.recipe import load_recipe, run_recipe
 
     start = time.perf_counter()
-    recipe = load_recipe(args.recipe, workdir=args.workdir)
+    overrides = {}
+    for item in args.set:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise CliError(f"--set {item!r}: use NAME=VALUE")
+        overrides[name] = value
+    recipe = load_recipe(args.recipe, workdir=args.workdir, overrides=overrides)
     if args.check:
         print(f"{args.recipe}: ok, {len(recipe.steps)} steps")
         return 0

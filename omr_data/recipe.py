@@ -18,6 +18,9 @@
         publish: {repo: omr/sft-874k, version: v0.1, hub_dir: hub}
         inputs: [traces]
 
+`vars:` holds defaults (e.g. where each source lives) used as `${vars.NAME}` anywhere;
+`omr-data run recipe.yaml --set NAME=VALUE` overrides them.
+
 Inputs are step ids or paths (relative to the current directory); in a config,
 `${steps.ID}` is an earlier step's output directory. `${services.NAME.ATTR}`
 placeholders are filled when the step runs; put them only in fields a stage leaves out of
@@ -40,8 +43,9 @@ from omr_data.stage import ConfigError, Stage
 
 PLACEHOLDER = re.compile(r"\$\{services\.([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)\}")
 STEP_OUTPUT = re.compile(r"\$\{steps\.([A-Za-z0-9_.-]+)\}")
+VAR = re.compile(r"\$\{vars\.([A-Za-z0-9_]+)\}")
 STEP_KEYS = {"id", "stage", "inputs", "config", "output", "publish", "workers"}
-RECIPE_KEYS = {"name", "description", "workdir", "seed", "services", "steps"}
+RECIPE_KEYS = {"name", "description", "workdir", "seed", "vars", "services", "steps"}
 SERVICE_KINDS = {"simulated_teacher"}
 
 
@@ -95,6 +99,22 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict:
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+def _fill_vars(value: Any, variables: dict[str, str], fail, line: int = 1) -> Any:
+    """`${vars.NAME}` anywhere in the recipe becomes the var's value."""
+    if isinstance(value, dict):
+        line = value.get("__line__", line)
+        return {k: _fill_vars(v, variables, fail, line) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill_vars(v, variables, fail, line) for v in value]
+    if isinstance(value, str):
+        def lookup(match: re.Match) -> str:
+            if match.group(1) not in variables:
+                raise fail(line, f"${{vars.{match.group(1)}}} is not defined under vars:")
+            return variables[match.group(1)]
+        return VAR.sub(lookup, value)
+    return value
+
+
 def _strip_lines(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _strip_lines(v) for k, v in value.items() if k != "__line__"}
@@ -103,8 +123,11 @@ def _strip_lines(value: Any) -> Any:
     return value
 
 
-def load_recipe(path: str | Path, *, workdir: str | None = None) -> Recipe:
-    """Parse and validate a recipe; every problem is a `RecipeError` naming `file:line`."""
+def load_recipe(path: str | Path, *, workdir: str | None = None,
+                overrides: dict[str, str] | None = None) -> Recipe:
+    """Parse and validate a recipe; every problem is a `RecipeError` naming `file:line`.
+
+    `overrides` replace the recipe's `vars:` defaults (`omr-data run … --set NAME=VALUE`)."""
     path = Path(path)
     if not path.exists():
         raise RecipeError(f"{path}: recipe not found")
@@ -121,6 +144,13 @@ def load_recipe(path: str | Path, *, workdir: str | None = None) -> Recipe:
     unknown = sorted(set(data) - RECIPE_KEYS - {"__line__"})
     if unknown:
         raise fail(1, f"unknown key(s) {unknown}; known: {sorted(RECIPE_KEYS)}")
+    variables = {k: str(v) for k, v in _strip_lines(data.get("vars") or {}).items()}
+    unknown = sorted(set(overrides or {}) - set(variables))
+    if unknown:
+        raise RecipeError(f"{path}: --set {', '.join(unknown)}: not a var of this recipe; "
+                          f"its vars: {', '.join(sorted(variables)) or 'none'}")
+    variables.update(overrides or {})
+    data = _fill_vars(data, variables, fail)
     name = str(data.get("name") or path.stem)
     recipe = Recipe(
         path=path, name=name, description=str(data.get("description", "")),
@@ -168,15 +198,21 @@ def _parse_step(raw: Any, recipe: Recipe, fail: Callable[[int, str], RecipeError
                 workers=raw.get("workers"))
     known = {s.id for s in recipe.steps}
     step.config = _fill_step_outputs(step.config, recipe, fail, line)
-    for item in step.inputs:
-        if item not in known and not Path(item).exists():
-            raise fail(line, f"step {step.id!r}: input {item!r} is neither an earlier step "
-                             "nor an existing path")
+    stage = None
     if step.stage:
         try:
-            stage_class(step.stage)(_config_for_check(step.config))
+            stage = stage_class(step.stage)(_config_for_check(step.config))
         except ConfigError as err:
             raise fail(line, f"step {step.id!r}: {err}") from None
+    for item in step.inputs:
+        if item in known or Path(item).exists():
+            continue
+        if stage is not None and stage.accepts_remote_input(item):
+            continue  # e.g. a Hub dataset id that normalize reads with `datasets`
+        raise fail(line, f"step {step.id!r}: input {item!r} is neither an earlier step "
+                         "nor an existing path" + (" (set it with --set NAME=PATH)"
+                                                   if recipe.path else ""))
+    if step.stage:
         if step.output is None:
             step.output = recipe.workdir / step.id
     else:

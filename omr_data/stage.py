@@ -127,6 +127,10 @@ class Stage:
     def prepare(self, inputs: list[str], ctx: StageContext) -> None:
         """Optional global phase (runs once, in the driver, before any unit)."""
 
+    def accepts_remote_input(self, path: str) -> bool:
+        """Whether a non-existent input path is still readable (e.g. a Hub dataset id)."""
+        return False
+
     def fingerprint_input(self, path: str) -> str | None:
         """A fingerprint for an input the runner cannot hash itself (e.g. a Hub dataset id);
         None means the runner's default (dataset fingerprint or raw file content)."""

@@ -139,3 +139,44 @@ def test_step_output_placeholder_must_name_an_earlier_step(toy_dataset, tmp_path
     """)
     with pytest.raises(RecipeError, match="does not name an earlier stage step"):
         load_recipe(path)
+
+
+def test_vars_fill_inputs_and_can_be_overridden(toy_dataset, tmp_path):
+    a = toy_dataset(3, name="a")
+    b = toy_dataset(4, name="b")
+    path = _write(tmp_path, f"""
+        vars: {{data: {a.path}}}
+        steps:
+          - {{id: x, stage: uppercase, inputs: ["${{vars.data}}"]}}
+    """)
+    assert load_recipe(path).step("x").inputs == [str(a.path)]
+    assert load_recipe(path, overrides={"data": str(b.path)}).step("x").inputs == [str(b.path)]
+
+
+def test_unknown_override_lists_the_vars(tmp_path):
+    path = _write(tmp_path, """
+        vars: {data: x}
+        steps:
+          - {id: x, stage: uppercase, inputs: []}
+    """)
+    with pytest.raises(RecipeError, match="not a var of this recipe; its vars: data"):
+        load_recipe(path, overrides={"dta": "y"})
+
+
+def test_undefined_var_names_the_line(tmp_path):
+    path = _write(tmp_path, """
+        steps:
+          - id: x
+            stage: uppercase
+            inputs: ["${vars.nope}"]
+    """)
+    with pytest.raises(RecipeError, match=r"recipe.yaml:3: \$\{vars.nope\} is not defined"):
+        load_recipe(path)
+
+
+def test_hub_dataset_id_is_a_valid_normalize_input(tmp_path):
+    path = _write(tmp_path, """
+        steps:
+          - {id: mmk12, stage: normalize, inputs: [FanqingM/MMK12], config: {source: mmk12}}
+    """)
+    assert load_recipe(path).step("mmk12").inputs == ["FanqingM/MMK12"]

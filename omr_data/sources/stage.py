@@ -72,6 +72,9 @@ class NormalizeStage(Stage):
                                       {"input": i, "image_root": self.image_root(path)}))
         return units
 
+    def accepts_remote_input(self, path: str) -> bool:
+        return is_hub_id(path)
+
     def fingerprint_input(self, path: str) -> str | None:
         """A Hub dataset id is fingerprinted by name and split (its files are not here)."""
         if not Path(path).exists() and is_hub_id(path):

@@ -264,8 +264,11 @@ def cmd_publish(args) -> int:
     from datasets.utils.py_utils import convert_file_size_to_int
 
     # the token comes from HF_TOKEN or the saved login, never from a flag (shell history)
+    from pathlib import Path
+
+    hub_dir = str(Path(args.hub_dir).resolve()) if args.hub_dir else None
     result = publish(args.inputs, args.repo, version=args.version, config=args.config,
-                     split=args.split, hub_dir=args.hub_dir, to_hub=args.to_hub,
+                     split=args.split, hub_dir=hub_dir, to_hub=args.to_hub,
                      private=args.private, message=args.message, title=args.title,
                      summary=args.summary,
                      max_shard_bytes=convert_file_size_to_int(args.max_shard_size))

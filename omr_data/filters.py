@@ -1,4 +1,4 @@
-"""The filter stage for ablations: difficulty (pass rate), trace length, samples per question.
+"""The filter stage: sources, difficulty (pass rate), trace length, samples per question.
 
 Scoring is kept apart from deciding: each row's scores are stored in `meta`
 (`filter.pass_rate`, `filter.tokens`), then thresholds decide, so a threshold can change
@@ -20,6 +20,9 @@ PASS_RATE_KEYS = ("verify.pass_rate", "pass_rate", "PassRate_7BBase", "avg_rewar
 
 @dataclass
 class FilterConfig:
+    sources: list[str] | None = field(default=None, metadata={
+        "help": "keep only rows of these sources (e.g. to publish one config per source); "
+                "the others are listed in rejects/ by id, source and reason only"})
     difficulty: str | None = field(default=None, metadata={
         "help": "keep rows whose pass rate lies in LO:HI (inclusive), e.g. '0.1:0.9'; "
                 "rows with no pass rate are rejected"})
@@ -84,6 +87,10 @@ class FilterStage(Stage):
         cfg = self.config
         lo_hi = cfg.difficulty_range() if cfg.difficulty else None
         for row in ctx.read_rows(unit):
+            if cfg.sources is not None and row["source"] not in cfg.sources:
+                yield make_reject(f"other source: not in {', '.join(cfg.sources)}",
+                                  id=row["id"], source=row["source"])
+                continue
             meta = load_meta(row)
             scores = {}
             reason = None

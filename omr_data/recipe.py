@@ -216,12 +216,52 @@ def _parse_step(raw: Any, recipe: Recipe, fail: Callable[[int, str], RecipeError
         if step.output is None:
             step.output = recipe.workdir / step.id
     else:
-        for key in ("repo", "version"):
-            if not step.publish.get(key):
-                raise fail(line, f"step {step.id!r}: publish needs {key!r}")
-        if not step.inputs:
-            raise fail(line, f"step {step.id!r}: publish needs inputs")
+        _check_publish(step, known, fail)
     return step
+
+
+PUBLISH_KEYS = {"repo", "version", "hub_dir", "to_hub", "config", "split", "configs", "title",
+                "summary", "message", "private", "max_shard_bytes"}
+
+
+def _check_publish(step: Step, known: set[str], fail) -> None:
+    """A publish step: one config from `inputs`, or a release of several `configs`."""
+    options, line = step.publish, step.line
+    unknown = sorted(set(options) - PUBLISH_KEYS)
+    if unknown:
+        raise fail(line, f"step {step.id!r}: unknown publish key(s) {unknown}; "
+                         f"known: {sorted(PUBLISH_KEYS)}")
+    for key in ("repo", "version"):
+        if not options.get(key):
+            raise fail(line, f"step {step.id!r}: publish needs {key!r}")
+    configs = options.get("configs")
+    if configs is None:
+        if not step.inputs:
+            raise fail(line, f"step {step.id!r}: publish needs inputs (or configs:)")
+        return
+    if step.inputs or options.get("config"):
+        raise fail(line, f"step {step.id!r}: give either inputs (+ config) or configs:, "
+                         "not both")
+    if not isinstance(configs, dict) or not configs:
+        raise fail(line, f"step {step.id!r}: configs maps CONFIG[:SPLIT] to a list of inputs")
+    for name, items in configs.items():
+        items = [items] if isinstance(items, str) else items
+        for item in items or []:
+            if str(item) not in known and not Path(str(item)).exists():
+                raise fail(line, f"step {step.id!r}: config {name!r}: input {item!r} is "
+                                 "neither an earlier step nor an existing path")
+        if not items:
+            raise fail(line, f"step {step.id!r}: config {name!r} has no inputs")
+
+
+def publish_parts(configs: dict, outputs: dict[str, str]) -> list[tuple[str, str, list[str]]]:
+    """`{CONFIG[:SPLIT]: [inputs]}` → `[(config, split, paths)]` for `publish_release`."""
+    parts = []
+    for key, items in configs.items():
+        config, _, split = str(key).partition(":")
+        items = [items] if isinstance(items, str) else items
+        parts.append((config, split or "train", [outputs.get(str(i), str(i)) for i in items]))
+    return parts
 
 
 def _fill_step_outputs(value: Any, recipe: Recipe, fail, line: int) -> Any:
@@ -292,11 +332,18 @@ def run_recipe(recipe: Recipe, *, executor=None, progress: bool = True,
                     outputs[step.id] = str(step.output)
                 continue
             if step.publish is not None:
-                from omr_data.hub import publish
-                _ensure_stats(inputs)
+                from omr_data.hub import publish, publish_release
                 options = dict(step.publish)
-                result = publish(inputs, options.pop("repo"), version=str(options.pop("version")),
-                                 **options)
+                repo, version = options.pop("repo"), str(options.pop("version"))
+                if options.get("hub_dir"):
+                    options["hub_dir"] = str(Path(options["hub_dir"]).resolve())
+                if "configs" in options:
+                    parts = publish_parts(options.pop("configs"), outputs)
+                    _ensure_stats([p for _, _, paths in parts for p in paths])
+                    result = publish_release(parts, repo, version=version, **options)
+                else:
+                    _ensure_stats(inputs)
+                    result = publish(inputs, repo, version=version, **options)
                 echo(f"[{step.id}] {result.summary()}")
                 reports.append(StepReport(step, publish=result))
                 continue

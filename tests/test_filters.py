@@ -53,3 +53,15 @@ def test_bad_difficulty_range_is_refused():
     from omr_data.stage import ConfigError
     with pytest.raises(ConfigError, match="LO:HI"):
         FilterStage({"difficulty": "easy"})
+
+
+def test_sources_keeps_one_source_and_lists_the_rest_lightly(tmp_path):
+    rows = [make_record(source=src, source_id=str(i), question="q", answer="1",
+                        answer_type="number") for i in range(3) for src in ("a", "b")]
+    src = write_dataset(tmp_path / "in", rows)
+    run_stage(FilterStage({"sources": ["a"]}), [src.path], tmp_path / "out", progress=False)
+    out = DatasetDir(tmp_path / "out")
+    assert _ids(out.path) == {"a/0", "a/1", "a/2"}
+    rejected = list(out.iter_rejects())
+    assert {r["id"] for r in rejected} == {"b/0", "b/1", "b/2"}
+    assert all(r["question"] is None and r["reason"].startswith("other source") for r in rejected)

@@ -14,7 +14,7 @@ from collections import Counter
 import pytest
 from PIL import Image
 
-from conftest import config, make_records
+from distill_helpers import config, make_records
 from omr_data.distill import distill, estimate
 from omr_data.distill.client import TeacherError
 from omr_data.distill.journal import Entry, Journal

@@ -19,7 +19,3 @@ def score(pool):
                 "choices": choices}
         return score_batch([item], pool=pool, **kw)[0]
     return run
-
-
-def tagged(answer: str) -> str:
-    return f"<think>Working it out.</think><answer>{answer}</answer>"

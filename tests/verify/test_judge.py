@@ -5,7 +5,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from conftest import tagged
+from verify_helpers import tagged
 
 from omr_data.distill.simulated import SimulatedServer
 from omr_data.verify.judge import (

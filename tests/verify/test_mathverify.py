@@ -5,7 +5,7 @@ import signal
 import time
 
 import pytest
-from conftest import tagged
+from verify_helpers import tagged
 
 from omr_data.verify.mathverify import HARD_GRACE_S, MathVerifyPool, too_complex
 

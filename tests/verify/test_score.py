@@ -1,7 +1,7 @@
 """compute_score: every answer form of issue 5, the near-misses and the known traps."""
 
 import pytest
-from conftest import tagged
+from verify_helpers import tagged
 
 from omr_data.verify import compute_score
 

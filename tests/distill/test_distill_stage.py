@@ -1,6 +1,6 @@
 """The distill stage under the real runner: output records, journal beside OUT, cache key."""
 
-from conftest import config, make_records
+from distill_helpers import config, make_records
 from omr_data.distill.stage import DistillStage
 from omr_data.records import load_meta
 from omr_data.runner import run_stage

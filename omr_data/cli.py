@@ -20,7 +20,9 @@ EXAMPLES = {
   omr-data run pipelines/sft_874k.yaml --only llava_cot,traces""",
     "publish": """examples:
   omr-data publish runs/demo/sft --repo omr/sft-874k --hub-dir hub --version v0.1
-  omr-data publish runs/rl/dedup --repo omr/rl-74k --config virl39k --to-hub --version v1.0""",
+  omr-data publish runs/rl/dedup --repo omr/rl-74k --config virl39k --to-hub --version v1.0
+  omr-data publish --repo omr/rl-74k --hub-dir hub --version v1.0 \
+      --part virl39k=runs/rl/virl --part mmk12=runs/rl/mmk12 --part validation:val=runs/rl/val""",
     "stats": """examples:
   omr-data stats runs/demo/sft
   omr-data stats runs/demo/sft --plots runs/demo/sft/stats --json""",
@@ -109,7 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     p = command("publish", "Publish dataset directories as a versioned Hub dataset.", cmd_publish)
-    p.add_argument("inputs", nargs="+", metavar="DIR")
+    p.add_argument("inputs", nargs="*", metavar="DIR")
+    p.add_argument("--part", action="append", default=[], metavar="CONFIG[:SPLIT]=DIR[,DIR]",
+                   help="one config of a multi-config release (repeatable; one commit, one tag)")
     p.add_argument("--repo", required=True, help="e.g. omr/sft-874k")
     p.add_argument("--version", required=True, help="version tag, e.g. v1.0")
     p.add_argument("--config", help="config name (default: the default config)")
@@ -266,12 +270,22 @@ def cmd_publish(args) -> int:
     # the token comes from HF_TOKEN or the saved login, never from a flag (shell history)
     from pathlib import Path
 
+    from omr_data.hub import parse_part, publish_release
+
     hub_dir = str(Path(args.hub_dir).resolve()) if args.hub_dir else None
-    result = publish(args.inputs, args.repo, version=args.version, config=args.config,
-                     split=args.split, hub_dir=hub_dir, to_hub=args.to_hub,
-                     private=args.private, message=args.message, title=args.title,
-                     summary=args.summary,
-                     max_shard_bytes=convert_file_size_to_int(args.max_shard_size))
+    options = dict(version=args.version, hub_dir=hub_dir, to_hub=args.to_hub,
+                   private=args.private, message=args.message, title=args.title,
+                   summary=args.summary,
+                   max_shard_bytes=convert_file_size_to_int(args.max_shard_size))
+    if args.part:
+        if args.inputs or args.config:
+            raise CliError("give either DIR … [--config NAME] or --part CONFIG=DIR …, not both")
+        result = publish_release([parse_part(p) for p in args.part], args.repo, **options)
+    elif args.inputs:
+        result = publish(args.inputs, args.repo, config=args.config, split=args.split,
+                         **options)
+    else:
+        raise CliError("nothing to publish: give dataset directories or --part")
     print(f"publish: {result.summary()}")
     return 0
 

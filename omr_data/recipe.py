@@ -256,11 +256,12 @@ def _check_publish(step: Step, known: set[str], fail) -> None:
 
 def publish_parts(configs: dict, outputs: dict[str, str]) -> list[tuple[str, str, list[str]]]:
     """`{CONFIG[:SPLIT]: [inputs]}` → `[(config, split, paths)]` for `publish_release`."""
+    from omr_data.hub import parse_config_split
+
     parts = []
     for key, items in configs.items():
-        config, _, split = str(key).partition(":")
         items = [items] if isinstance(items, str) else items
-        parts.append((config, split or "train", [outputs.get(str(i), str(i)) for i in items]))
+        parts.append((*parse_config_split(str(key)), [outputs.get(str(i), str(i)) for i in items]))
     return parts
 
 

@@ -194,11 +194,13 @@ def card_license(provenance: Mapping[str, Any], cards_dir: Path = CARDS_DIR) -> 
 # YAML front matter, merged as `datasets.push_to_hub` merges it
 
 
-def merged_card_data(existing_readme: str | None, *, config: str, split: str, features,
+def merged_card_data(existing_readme: Any, *, config: str, split: str, features,
                      num_examples: int, num_bytes: int, download_size: int,
                      replaced_download_size: int = 0):
     """Card data with this config's split replaced and every other config/split kept.
 
+    `existing_readme` is the README text, None for a new repository, or card data returned
+    by an earlier call (updated in place), so that one release merges several config/splits.
     `replaced_download_size` is the Parquet size of the shards this split had before (they
     are deleted), so `download_size` stays the config's total, as push_to_hub keeps it.
     """
@@ -207,7 +209,9 @@ def merged_card_data(existing_readme: str | None, *, config: str, split: str, fe
     from datasets.utils.metadata import MetadataConfigs
     from huggingface_hub import DatasetCard, DatasetCardData
 
-    if existing_readme:
+    if isinstance(existing_readme, DatasetCardData):
+        card_data = existing_readme
+    elif existing_readme:
         card_data = DatasetCard(existing_readme).data
     else:
         card_data = DatasetCardData()
@@ -341,10 +345,23 @@ def card_context(provenance: Mapping[str, Any], *, repo: str, total: int,
         "summary": provenance.get("summary") or default_summary(configs, total),
         "total": total,
         "configs": configs,
-        "versions": list(reversed(provenance.get("versions", []))),
+        "versions": [_version_entry(v) for v in reversed(provenance.get("versions", []))],
         "pass_rate_keys": forms.PASS_RATE_KEYS,
         "see_source": SEE_SOURCE,
     }
+
+
+def _version_entry(entry: Mapping[str, Any]) -> dict:
+    """A version with the list of config/splits it wrote (older entries name just one)."""
+    parts = entry.get("parts")
+    if parts is None:
+        parts = [{"config": entry.get("config", "default"), "split": entry.get("split", "?"),
+                  "rows": entry.get("rows")}]
+    rows = entry.get("rows")
+    if rows is None:
+        rows = sum(p.get("rows") or 0 for p in parts)
+    return {"version": entry.get("version", "?"), "date": entry.get("date", ""),
+            "message": entry.get("message", ""), "rows": rows, "parts": parts}
 
 
 def default_summary(configs: list[dict], total: int) -> str:

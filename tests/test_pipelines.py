@@ -53,10 +53,16 @@ def test_every_recipe_publishes_something():
 def test_answer_diversity_subsets_are_nested(traces, tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
     recipe = load_recipe(ROOT / "pipelines/ablations/answer_diversity.yaml",
-                         workdir=str(tmp_path / "runs"), overrides={"traces": str(traces.path)})
-    run_recipe(recipe, progress=False, only=["x1", "x2", "x4", "x8"], echo=lambda s: None)
+                         workdir=str(tmp_path / "runs"),
+                         overrides={"traces": str(traces.path), "hub_dir": str(tmp_path / "hub")})
+    run_recipe(recipe, progress=False, echo=lambda s: None)
     subsets = {k: {r["id"] for r in DatasetDir(tmp_path / "runs" / f"x{k}").iter_rows()}
                for k in (1, 2, 4, 8)}
     assert subsets[1] < subsets[2] < subsets[4] < subsets[8]
     assert [len(subsets[k]) for k in (1, 2, 4, 8)] == [5, 10, 20, 40]
     assert max(sample_index({"id": i}) for i in subsets[2]) == 1
+
+    import datasets
+    x2 = datasets.load_dataset(str(tmp_path / "hub/omr/sft-ablations"), "diversity_x2",
+                               split="train")
+    assert sorted(x2["id"]) == sorted(subsets[2])

@@ -38,6 +38,9 @@ EXAMPLES = {
     "verify": """examples:
   omr-data verify runs/traces runs/verified
   omr-data verify runs/traces runs/verified --judge qwen3-235b-judge --judge-base-url http://gpu3:8000/v1""",
+    "dedup": """examples:
+  omr-data dedup runs/rl/gold runs/rl/dedup --against runs/bench/mathvista --against runs/bench/mmk12_test
+  omr-data dedup runs/virl runs/mmk12 runs/tqa runs/rl/dedup --text-threshold 0.92 --keep most_images""",
     "mix": """examples:
   omr-data mix runs/sft runs/verified runs/mmr1:0.5 runs/m1:20000
   omr-data mix runs/rl runs/virl:0.25 runs/mmk12 --total 50000 --seed 1""",
@@ -191,6 +194,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="math-verify worker processes (default 2)")
     p.add_argument("--no-require-format", action="store_true",
                    help="keep correct traces even when their <think>/<answer> is incomplete")
+    _common_stage_flags(p)
+
+    p = command("dedup", "Remove near-duplicates (image AND text) across inputs, and rows "
+                "matching evaluation benchmarks.", cmd_dedup)
+    p.add_argument("paths", nargs="+", metavar="IN [IN ...] OUT",
+                   help="input dataset dirs, then the output dir")
+    p.add_argument("--against", action="append", metavar="BENCH_DIR",
+                   help="benchmark dataset to decontaminate against (repeatable)")
+    p.add_argument("--image-threshold", type=int, help="pHash Hamming radius for candidates")
+    p.add_argument("--fine-threshold", type=float, help="fine image similarity to match")
+    p.add_argument("--text-threshold", type=float, help="text cosine for rows with images")
+    p.add_argument("--text-only-threshold", type=float, help="text cosine for text-only rows")
+    p.add_argument("--keep", choices=["first", "most_images", "longest"],
+                   help="which row of a cluster survives (default: first input wins)")
+    p.add_argument("--embedding-model", help="sentence-transformers model (default: MiniLM)")
+    p.add_argument("--embed-batch-size", type=int)
+    p.add_argument("--cache-dir", help="embedding cache ('none' to disable)")
     _common_stage_flags(p)
 
     p = command("mix", "Concatenate datasets with per-input fractions or caps (seeded, "
@@ -351,6 +371,15 @@ def cmd_verify(args) -> int:
     if args.no_require_format:
         config["require_format"] = False
     return _run_stage_command("verify", [args.input], args.output, config, args)
+
+
+def cmd_dedup(args) -> int:
+    if len(args.paths) < 2:
+        raise CliError("dedup needs at least one input and an output: IN [IN ...] OUT")
+    config = _flags(args, "against", "image_threshold", "fine_threshold", "text_threshold",
+                    "text_only_threshold", "keep", "embedding_model", "embed_batch_size",
+                    "cache_dir")
+    return _run_stage_command("dedup", args.paths[:-1], args.paths[-1], config, args)
 
 
 def cmd_mix(args) -> int:

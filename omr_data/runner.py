@@ -102,7 +102,8 @@ def run_stage(stage: Stage, inputs: list[str | os.PathLike], output: str | os.Pa
     if cached is not None:
         return StageResult(output, cached, True, time.perf_counter() - start)
 
-    builder = DatasetBuilder(output, cache_key=cache_key)
+    builder = DatasetBuilder(output, cache_key=cache_key,
+                             extra_outputs=(stage.name,) if stage.keep_prepare_files else ())
     timings: dict[str, float] = {}
     t = time.perf_counter()
     units = stage.plan(inputs)
@@ -131,11 +132,22 @@ def run_stage(stage: Stage, inputs: list[str | os.PathLike], output: str | os.Pa
 
     stats = dict(prepare_counters)
     stats.update(stage.stats(stats, ctx))
+    _keep_prepare_files(stage, workdir, output)
     timings["total_s"] = round(time.perf_counter() - start, 3)
     manifest = builder.finalize(
         [u.name for u in units], stage=stage.name, config=stage.config_dict(), parents=parents,
         rows_in=rows_in, stats=stats, timings=timings)
     return StageResult(output, manifest, False, time.perf_counter() - start)
+
+
+def _keep_prepare_files(stage: Stage, workdir: Path, output: Path) -> None:
+    import shutil
+
+    for pattern in stage.keep_prepare_files:
+        for path in sorted(workdir.glob(pattern)):
+            target = output / stage.name / path.relative_to(workdir)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
 
 
 class _Progress:

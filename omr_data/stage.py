@@ -91,6 +91,9 @@ class Stage:
     #: at most this many worker processes (e.g. 1 for a stage whose own concurrency limit
     #: must hold globally, like distill's requests in flight); None = the executor's choice
     max_workers: ClassVar[int | None] = None
+    #: files that `prepare` writes and that should outlive the run (decisions, reports):
+    #: copied to OUT/<stage name>/ when the stage finishes
+    keep_prepare_files: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: Any = None):
         if config is None:

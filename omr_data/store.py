@@ -305,9 +305,11 @@ def reason_kind(reason: str) -> str:
 class DatasetBuilder:
     """The output directory of one stage run: resumable units, then an atomic finalize."""
 
-    def __init__(self, path: str | os.PathLike, *, cache_key: str):
+    def __init__(self, path: str | os.PathLike, *, cache_key: str,
+                 extra_outputs: tuple[str, ...] = ()):
         self.path = Path(path)
         self.cache_key = cache_key
+        self.extra_outputs = extra_outputs  # other folders a rerun replaces (e.g. "dedup")
         self.work = self.path / ".work"
         self._prepare()
 
@@ -320,7 +322,7 @@ class DatasetBuilder:
             shutil.rmtree(self.work)
         elif self.path.exists() and any(self.path.iterdir()):
             # Output of another config or another tool: replaced, never mixed.
-            for child in ("data", "rejects", MANIFEST, "stats"):
+            for child in ("data", "rejects", MANIFEST, "stats", *self.extra_outputs):
                 _remove(self.path / child)
         (self.work / "done").mkdir(parents=True, exist_ok=True)
         (self.work / "units").mkdir(parents=True, exist_ok=True)

@@ -78,3 +78,14 @@ def expected_contaminated(expected):
 
 def expected_duplicates(expected):
     return [tuple(item["ids"]) for item in expected["duplicates"]]
+
+
+def test_dedup_decisions_and_report_outlive_the_run(demo_run):
+    work, _, _ = demo_run
+    out = work / "runs/demo/rl"
+    import pyarrow.parquet as pq
+    decisions = pq.read_table(out / "dedup" / "decisions.parquet").to_pylist()
+    removed = {r["id"] for r in DatasetDir(out).iter_rejects()}
+    assert removed and removed <= {d["id"] for d in decisions}
+    report = json.loads((out / "dedup" / "report.json").read_text())
+    assert report["removed"]["contaminated"] == 2 and report["clusters"] >= 1

@@ -1,0 +1,167 @@
+"""The dedup stage end to end on a generated labelled set (see omr_data.dedup.labelled)."""
+
+import random
+
+import pytest
+
+from omr_data.dedup import labelled as L
+from omr_data.dedup.stage import DedupStage
+from omr_data.executors.local import LocalExecutor
+from omr_data.records import make_record
+from omr_data.runner import run_stage
+from omr_data.stage import ConfigError
+from omr_data.store import DatasetDir, write_dataset
+
+
+def run(inputs, out, **config):
+    stage = DedupStage(config)
+    return run_stage(stage, inputs, out, executor=LocalExecutor(workers=1), progress=False)
+
+
+@pytest.fixture(scope="module")
+def labelled(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dedup")
+    ls = L.build_labelled_set(15, seed=7, redrawn_negatives=False)
+    inputs, against = L.write_inputs(ls, root, max_rows=40)
+    cache = str(root / "cache")
+    result = run(inputs, root / "out", against=against, cache_dir=cache)
+    return ls, inputs, against, cache, root, result
+
+
+def test_every_input_row_is_kept_or_rejected(labelled):
+    ls, inputs, _, _, root, result = labelled
+    cluster, reasons, kept = L.read_outcome(root / "out")
+    ids = [r["id"] for rows in ls.inputs.values() for r in rows]
+    assert sorted(kept | set(reasons)) == sorted(ids)
+    assert not kept & set(reasons)
+    assert result.manifest["rows"] + result.manifest["rejected"] == len(ids)
+
+
+def test_reasons_name_the_duplicate_and_the_evidence(labelled):
+    _, _, _, _, root, _ = labelled
+    rejects = list(DatasetDir(root / "out").iter_rejects())
+    dup = [r["reason"] for r in rejects if r["reason"].startswith("duplicate of ")]
+    cont = [r["reason"] for r in rejects if r["reason"].startswith("contaminated: matches ")]
+    assert dup and cont
+    assert any("image distance" in r and "fine" in r and "text cosine" in r for r in dup)
+    assert all("mathvista/" in r for r in cont)
+
+
+def test_kept_rows_carry_their_cluster(labelled):
+    _, _, _, _, root, result = labelled
+    sizes = {}
+    for row in DatasetDir(root / "out").iter_rows(columns=["id", "meta"]):
+        meta = __import__("json").loads(row["meta"])
+        sizes[row["id"]] = meta["dedup.cluster_size"]
+        assert meta["dedup.cluster"]
+    assert any(s > 1 for s in sizes.values())
+    report = result.manifest["stats"]["dedup_report"]
+    assert report["clusters"] > 0 and report["duplicates_by_source_pair"]
+    assert report["examples"]
+
+
+def test_hard_negatives_stay_apart(labelled):
+    ls, _, _, _, root, _ = labelled
+    cluster, _, _ = L.read_outcome(root / "out")
+    together = [(a, b, why) for a, b, why in ls.hard_negatives if cluster[a] == cluster[b]]
+    assert not together
+
+
+def test_precision_and_recall_without_redrawn_templates(labelled):
+    ls, _, _, _, root, _ = labelled
+    cluster, reasons, _ = L.read_outcome(root / "out")
+    precision, recall = L.precision_recall(L.pairs_from_clusters(cluster), ls.true_pairs())
+    assert precision >= 0.99 and recall >= 0.95, (precision, recall)
+    truth = ls.contaminated()
+    flagged = {rid for rid, why in reasons.items() if why.startswith("contaminated")}
+    cp, cr = L.precision_recall(flagged, set(truth))
+    assert cp >= 0.99 and cr >= 0.95, (cp, cr)
+
+
+@pytest.mark.xfail(strict=True, reason="known gap: a chart/table redrawn with one number changed "
+                   "often passes the fine image comparison (see bench/bench_dedup.py)")
+def test_precision_and_recall_with_redrawn_templates(tmp_path):
+    ls = L.build_labelled_set(10, seed=11)
+    inputs, against = L.write_inputs(ls, tmp_path)
+    run(inputs, tmp_path / "out", against=against, cache_dir=str(tmp_path / "c"))
+    cluster, _, _ = L.read_outcome(tmp_path / "out")
+    precision, recall = L.precision_recall(L.pairs_from_clusters(cluster), ls.true_pairs())
+    assert precision >= 0.99 and recall >= 0.95
+
+
+def test_clusters_do_not_depend_on_input_or_row_order(labelled, tmp_path):
+    ls, inputs, against, cache, root, _ = labelled
+    first, _, _ = L.read_outcome(root / "out")
+    rng = random.Random(3)
+    shuffled = []
+    for name, rows in sorted(ls.inputs.items(), reverse=True):
+        rows = list(rows)
+        rng.shuffle(rows)
+        shuffled.append(str(write_dataset(tmp_path / "in" / name, rows, max_rows=25).path))
+    run(shuffled, tmp_path / "out", against=against, cache_dir=cache)
+    second, _, _ = L.read_outcome(tmp_path / "out")
+
+    def partition(cluster):
+        groups = {}
+        for rid, c in cluster.items():
+            groups.setdefault(c, set()).add(rid)
+        return {frozenset(g) for g in groups.values()}
+
+    assert partition(first) == partition(second)
+
+
+def test_embeddings_are_cached_across_runs(labelled):
+    _, inputs, against, cache, root, first = labelled
+    again = run(inputs, root / "out_again", against=against, cache_dir=cache, text_threshold=0.92)
+    counters = again.manifest["stats"]["dedup_report"]["counters"]
+    assert counters.get("texts_embedded", 0) == 0 and counters["texts_from_cache"] > 0
+
+
+def _row(source, i, question, answer="1", images=()):
+    return make_record(source=source, source_id=str(i), question=question, answer=answer,
+                       answer_type="number", images=[{"bytes": b, "path": None} for b in images])
+
+
+def test_keep_first_input_or_most_images(tmp_path):
+    img = L.encode(L.render(L.random_spec(random.Random(1), "bar")))
+    a = write_dataset(tmp_path / "a", [_row("a", 0, "What is the tallest bar?", images=[img])])
+    b = write_dataset(tmp_path / "b", [_row("b", 0, "What is the tallest bar?", images=[img]),
+                                       _row("b", 1, "Solve 2x + 3 = 7.")])
+    c = write_dataset(tmp_path / "c", [_row("c", 0, "solve 2x+3=7")])
+    run([b.path, a.path, c.path], tmp_path / "o1", cache_dir="none")
+    _, reasons, kept = L.read_outcome(tmp_path / "o1")
+    assert kept == {"b/0", "b/1"}
+    assert reasons["a/0"].startswith("duplicate of b/0: image distance 0, fine 1.00")
+    assert reasons["c/0"].startswith("duplicate of b/1: text cosine 1.000")
+    run([c.path, b.path], tmp_path / "o2", cache_dir="none", keep="longest")
+    _, _, kept = L.read_outcome(tmp_path / "o2")
+    assert "b/1" in kept  # "Solve 2x + 3 = 7." is longer than "solve 2x+3=7"
+
+
+def test_benchmark_fingerprint_is_part_of_the_cache_key(tmp_path):
+    inp = write_dataset(tmp_path / "in", [_row("x", 0, "What is 2 + 2?")])
+    b1 = write_dataset(tmp_path / "b1", [_row("bench", 0, "What is 3 + 3?")])
+    b2 = write_dataset(tmp_path / "b2", [_row("bench", 0, "What is 2 + 2?")])
+    s1, s2 = DedupStage({"against": [str(b1.path)]}), DedupStage({"against": [str(b2.path)]})
+    assert s1.cache_key([inp.fingerprint]) != s2.cache_key([inp.fingerprint])
+    result = run([inp.path], tmp_path / "out", against=[str(b2.path)], cache_dir="none")
+    assert result.manifest["rejected"] == 1
+    reason = next(DatasetDir(tmp_path / "out").iter_rejects())["reason"]
+    assert reason == "contaminated: matches bench/0 (text cosine 1.000)"
+
+
+def test_bad_config_is_refused_with_the_fix():
+    with pytest.raises(ConfigError, match="keep"):
+        DedupStage({"keep": "best"})
+    with pytest.raises(ConfigError, match="image_threshold"):
+        DedupStage({"image_threshold": 70})
+    with pytest.raises(ConfigError, match="text_threshold"):
+        DedupStage({"text_threshold": 1.5})
+    with pytest.raises(ConfigError, match="against"):
+        DedupStage({"against": ["/no/such/dir"]}).check_inputs([])
+
+
+def test_help_on_every_config_field():
+    from dataclasses import fields
+    assert all(f.metadata.get("help") for f in fields(DedupStage.Config))
+    assert set(DedupStage.cache_exclude) >= {"cache_dir", "embed_batch_size"}

@@ -1,0 +1,50 @@
+"""Text normalisation and the guards that keep near-miss questions apart."""
+
+from omr_data.dedup.text import guards, guards_agree, normalise, row_text
+
+
+def same(q1, q2, c1=None, c2=None):
+    t1, t2 = row_text(q1, c1), row_text(q2, c2)
+    return normalise(t1) == normalise(t2)
+
+
+def agree(q1, q2, c1=None, c2=None):
+    return guards_agree(guards(row_text(q1, c1)), guards(row_text(q2, c2)))
+
+
+def test_normalisation_ignores_case_spacing_punctuation_prefixes_and_image_tokens():
+    base = "Which year has the highest sales?"
+    for variant in ("which year has the HIGHEST sales", "  Which  year has\nthe highest sales ?? ",
+                    "Question: Which year has the highest sales?",
+                    "Question 3: Which year has the highest sales?",
+                    "<image>\nWhich year has the highest sales? <image>"):
+        assert same(base, variant), variant
+
+
+def test_option_numbering_and_inline_options_normalise_alike():
+    q = "What is the length of AB?"
+    assert same(q, q, ["3", "4"], ["(A) 3", "(B) 4"])
+    assert same(q, q, ["3", "4"], ["A. 3", "B. 4"])
+    assert same(q, q + "\nChoices:\n(A) 3\n(B) 4", ["3", "4"], None)
+
+
+def test_numbers_are_canonical():
+    assert normalise(row_text("Is 1,000 more than 2.0?", None)) == "is 1000 more than 2"
+
+
+def test_guards_split_antonyms_numbers_letters_and_negation():
+    assert not agree("Which year has the highest sales?", "Which year has the lowest sales?")
+    assert not agree("What were the sales in 2010?", "What were the sales in 2011?")
+    assert not agree("Where does the graph cross the x-axis?", "Where does the graph cross the y-axis?")
+    assert not agree("Is the point left of the line?", "Is the point right of the line?")
+    assert not agree("What is the measure of angle ABC?", "What is the measure of angle ABD?")
+    assert not agree("Which option is correct?", "Which option is not correct?")
+    assert not agree("Did sales increase?", "Did sales decrease?")
+    assert not agree("Pick one.", "Pick one.", ["10", "20"], ["10", "30"])
+
+
+def test_guards_agree_on_rewording():
+    assert agree("What is the value of the largest bar?", "What's the value of the largest bar?")
+    assert agree("Find the longest side.", "Determine the longest side.")
+    # wholesale case changes cannot hide letters: the letter guard is skipped for one-case text
+    assert agree("What is the measure of angle ABC?", "what is the measure of angle abc?")

@@ -306,9 +306,20 @@ class TeacherPool:
         return min(ready, key=lambda ep: (ep.in_flight, (ready.index(ep) - self._rr) % len(ready)))
 
 
+def _httpx():
+    """The HTTP library the installed openai package is built on (httpx, or its successor
+    httpx2 in newer releases)."""
+    try:
+        import httpx2 as httpx
+    except ImportError:
+        import httpx
+    return httpx
+
+
 def _openai_client(url: str, api_key: str, concurrency: int, timeout: float):
-    import httpx2 as httpx  # noqa: F401 - the openai package's HTTP library in this env
     import openai
+
+    httpx = _httpx()
 
     limits = httpx.Limits(max_connections=concurrency + 4,
                           max_keepalive_connections=concurrency + 4)
@@ -321,7 +332,7 @@ async def _post_chat(client: Any, body: dict, headers: dict | None, timeout: flo
     """POST /chat/completions through the openai client (auth, errors, connection pool),
     without its per-request parameter transform and model parsing, which cost more CPU
     than everything else in the loop together; returns the JSON body."""
-    import httpx2 as httpx
+    httpx = _httpx()
 
     response = await client.post("/chat/completions", cast_to=httpx.Response, body=body,
                                  options={"headers": headers or {}, "timeout": timeout})

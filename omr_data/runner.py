@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from omr_data.stage import Stage, StageContext
-from omr_data.store import MANIFEST, DatasetBuilder, DatasetDir, StoreError
+from omr_data.store import MANIFEST, DatasetBuilder, DatasetDir, StoreError, file_sha256
 
 
 @dataclass
@@ -66,7 +66,7 @@ def raw_fingerprint(path: Path, stage: Stage | None = None) -> str:
         digest.update(rel.encode())
         digest.update(str(file.stat().st_size).encode())
         if file.resolve() in data_files or path.is_file():
-            digest.update(_sha256_file(file).encode())
+            digest.update(file_sha256(file).encode())
     return digest.hexdigest()
 
 
@@ -184,11 +184,3 @@ class _Progress:
     def __exit__(self, *exc: Any) -> None:
         if self._progress is not None:
             self._progress.stop()
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -97,7 +97,7 @@ class DatasetDir:
         digest = hashlib.sha256(b"foreign-dataset-v1")
         for shard in self.shards + self.reject_shards:
             digest.update(shard.relative_to(self.path).as_posix().encode())
-            digest.update(_file_sha256(shard).encode())
+            digest.update(file_sha256(shard).encode())
         return digest.hexdigest()
 
     def check_schema(self) -> None:
@@ -458,7 +458,7 @@ def _approx_size(row: Mapping[str, Any]) -> int:
     return size + len(row.get("response") or "") + len(row.get("question") or "")
 
 
-def _file_sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):

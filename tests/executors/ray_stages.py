@@ -1,0 +1,99 @@
+"""Stages for the Ray executor tests (importable by Ray workers through PYTHONPATH)."""
+
+from __future__ import annotations
+
+import os
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from omr_data.distill.config import DistillConfig
+from omr_data.distill.stage import DistillStage
+from omr_data.stage import Stage
+from toy_stages import Uppercase, UppercaseConfig
+
+
+@dataclass
+class KillOnceConfig(UppercaseConfig):
+    kill_unit: str = field(default="", metadata={"help": "unit whose worker dies once"})
+    marker: str = field(default="", metadata={"help": "file that says the kill happened"})
+    pid_log: str = field(default="", metadata={"help": "append 'unit pid' per unit"})
+    every_time: bool = field(default=False, metadata={"help": "kill at every attempt"})
+
+
+class KillOnce(Uppercase):
+    """Uppercase, but the worker running `kill_unit` SIGKILLs itself once, mid-unit."""
+
+    name = "uppercase"   # same stage as far as outputs go
+    Config = KillOnceConfig
+    cache_exclude = ("log_path", "sleep_s", "kill_unit", "marker", "pid_log", "every_time")
+
+    def process(self, unit, ctx):
+        if self.config.pid_log:
+            with open(self.config.pid_log, "a") as log:
+                log.write(f"{unit.name} {os.getpid()}\n")
+        for i, row in enumerate(super().process(unit, ctx)):
+            if (unit.name == self.config.kill_unit and i == 3
+                    and (self.config.every_time or not os.path.exists(self.config.marker))):
+                Path(self.config.marker).touch()
+                os.kill(os.getpid(), signal.SIGKILL)
+            yield row
+
+
+class OneWorker(KillOnce):
+    """A stage that allows one worker process at a time."""
+
+    max_workers = 1
+
+
+@dataclass
+class ExplodeConfig:
+    bad_unit: str = field(default="unit-00001", metadata={"help": "unit that raises"})
+    log_path: str = field(default="", metadata={"help": "append each started unit's name"})
+
+
+class Explode(Stage):
+    """Passes rows through; `bad_unit` raises (left out of the cache key, so a run with the
+    problem fixed resumes the failed one)."""
+
+    name = "explode"
+    Config = ExplodeConfig
+    cache_exclude = ("bad_unit", "log_path")
+
+    def process(self, unit, ctx):
+        if self.config.log_path:
+            with open(self.config.log_path, "a") as log:
+                log.write(unit.name + "\n")
+        for row in ctx.read_rows(unit):
+            if unit.name == self.config.bad_unit:
+                raise ValueError(f"cannot handle {row['id']}")
+            yield row
+
+
+@dataclass
+class KillingDistillConfig(DistillConfig):
+    kill_unit: str = field(default="", metadata={"help": "unit whose worker dies once"})
+    kill_after: int = field(default=4, metadata={"help": "rows yielded before the kill"})
+    marker: str = field(default="", metadata={"help": "file that says the kill happened"})
+
+
+class KillingDistill(DistillStage):
+    """The real distill stage; the worker running `kill_unit` SIGKILLs itself once after
+    `kill_after` output rows, with requests still in flight."""
+
+    Config = KillingDistillConfig
+
+    def process(self, unit, ctx):
+        for i, row in enumerate(super().process(unit, ctx)):
+            if (unit.name == self.config.kill_unit and i == self.config.kill_after
+                    and not os.path.exists(self.config.marker)):
+                Path(self.config.marker).touch()
+                os.kill(os.getpid(), signal.SIGKILL)
+            yield row
+
+
+class BrokenSetup(Uppercase):
+    """A stage whose per-worker setup fails (e.g. a model that cannot load)."""
+
+    def setup(self):
+        raise OSError("model weights not found at /nowhere")

@@ -1,0 +1,294 @@
+"""The Ray executor against the local one: same outputs and fingerprints, worker deaths
+retried without loss or duplicates, distill with faults and a killed worker.
+
+One local Ray (2 CPUs) serves the whole module; skipped when the [ray] extra is absent.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("ray", reason="the ray executor needs the [ray] extra: "
+                                  "pip install 'omr-data[ray]'")
+pytest.importorskip("ray.data", reason="the ray executor needs Ray Data: "
+                                       "pip install 'ray[data]'")
+
+import ray  # noqa: E402
+
+from omr_data.distill.simulated import SimulatedServer  # noqa: E402
+from omr_data.distill.stage import DistillStage  # noqa: E402
+from omr_data.executors.local import LocalExecutor  # noqa: E402
+from omr_data.executors.ray import RayExecutor, UnitFailed  # noqa: E402
+from omr_data.mix import MixStage  # noqa: E402
+from omr_data.records import make_record  # noqa: E402
+from omr_data.runner import run_stage  # noqa: E402
+from omr_data.sources.stage import NormalizeStage  # noqa: E402
+from omr_data.store import DatasetDir, write_dataset  # noqa: E402
+from omr_data.verify.stage import VerifyStage  # noqa: E402
+from ray_stages import Explode, KillingDistill, OneWorker  # noqa: E402
+from toy_stages import Uppercase, toy_records  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    paths = [str(ROOT), str(ROOT / "tests"), str(HERE)]
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING",
+             runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(paths)}})
+    yield RayExecutor()
+    ray.shutdown()
+
+
+def same_output(a: Path, b: Path, *, stats: bool = True) -> None:
+    ma, mb = DatasetDir(a).manifest, DatasetDir(b).manifest
+    assert ma["fingerprint"] == mb["fingerprint"]
+    for key in ("rows", "rejected", "rows_in", "shards", "reject_reasons"):
+        assert ma[key] == mb[key], key
+    if stats:   # distill's stats are about the run (retries, reuse), not the output
+        assert ma["stats"] == mb["stats"]
+
+
+class Recorder:
+    """An executor that forwards to another and keeps its progress calls."""
+
+    def __init__(self, inner):
+        self.inner, self.calls = inner, []
+
+    def run(self, stage, units, builder, workdir, seed, progress=None):
+        self.inner.run(stage, units, builder, workdir, seed,
+                       progress=lambda done, rows: self.calls.append((done, rows)))
+
+
+def test_toy_stage_matches_local_with_progress(cluster, tmp_path):
+    src = write_dataset(tmp_path / "in", toy_records(120, with_images=True), max_rows=20)
+    stage_cfg = {"reject_word": "7"}
+    run_stage(Uppercase(stage_cfg), [src.path], tmp_path / "local",
+              executor=LocalExecutor(workers=1), progress=False)
+    recorder = Recorder(cluster)
+    result = run_stage(Uppercase(stage_cfg), [src.path], tmp_path / "ray", executor=recorder,
+                       progress=False)
+    same_output(tmp_path / "local", tmp_path / "ray")
+    assert result.manifest["reject_reasons"] == {"contains word": 21}
+    assert cluster.last_plan.workers == 2
+    assert recorder.calls[-1] == (6, 120)          # 6 units, every row counted
+    assert [d for d, _ in recorder.calls] == sorted(d for d, _ in recorder.calls)
+    assert not (tmp_path / "ray" / ".work").exists()
+    # the cache key does not depend on the executor: a local rerun is a cache hit
+    again = run_stage(Uppercase(stage_cfg), [src.path], tmp_path / "ray", progress=False)
+    assert again.cached
+
+
+def _split_llava(tmp_path: Path) -> Path:
+    """The LLaVA-CoT sample, its train.jsonl cut into three files (three units)."""
+    folder = tmp_path / "llava"
+    shutil.copytree(ROOT / "samples" / "llava_cot", folder)
+    lines = (folder / "train.jsonl").read_text().splitlines(keepends=True)
+    (folder / "train.jsonl").unlink()
+    for i in range(3):
+        (folder / f"part{i}.jsonl").write_text("".join(lines[i::3]))
+    return folder
+
+
+def test_normalize_verify_mix_match_local(cluster, tmp_path):
+    raw = _split_llava(tmp_path)
+    steps = [
+        ("norm", lambda: NormalizeStage({"source": "llava_cot"}), lambda d: [raw]),
+        ("verify", lambda: VerifyStage({"keep": "correct", "workers": 1}),
+         lambda d: [d / "norm"]),
+        ("mix", lambda: MixStage({"weights": ["0.5", "1"]}),
+         lambda d: [d / "norm", d / "verify"]),
+    ]
+    for name, make, inputs in steps:
+        local, remote = tmp_path / "local", tmp_path / "ray"
+        run_stage(make(), inputs(local), local / name, executor=LocalExecutor(workers=1),
+                  progress=False, seed=3)
+        run_stage(make(), inputs(remote), remote / name, executor=cluster, progress=False,
+                  seed=3)
+        same_output(local / name, remote / name)
+    norm = DatasetDir(tmp_path / "ray" / "norm")
+    assert len(norm.shards) == 3 and norm.num_rows > 0 and norm.num_rejects > 0
+    assert DatasetDir(tmp_path / "ray" / "verify").num_rows > 0
+
+
+def test_killed_worker_is_retried_without_loss_or_duplicates(cluster, tmp_path):
+    """One worker (the stage's max_workers): it dies in unit-00002, a new one takes over."""
+    src = write_dataset(tmp_path / "in", toy_records(100), max_rows=20)
+    run_stage(Uppercase(), [src.path], tmp_path / "local", progress=False)
+    pid_log, marker = tmp_path / "pids.log", tmp_path / "killed"
+    stage = OneWorker({"kill_unit": "unit-00002", "marker": str(marker),
+                       "pid_log": str(pid_log)})
+    run_stage(stage, [src.path], tmp_path / "ray", executor=cluster, progress=False)
+    assert marker.exists() and cluster.last_plan.workers == 1
+    log = [line.split() for line in pid_log.read_text().splitlines()]
+    starts = Counter(unit for unit, _ in log)
+    assert starts["unit-00002"] == 2 and all(starts[f"unit-0000{i}"] == 1 for i in (0, 1, 3, 4))
+    pids = [pid for _, pid in log]
+    switch = pids.index(pids[-1])            # never two workers at once: one pid, then another
+    assert len(pids) == 6 and len(set(pids)) == 2
+    assert set(pids[:switch]) == {pids[0]} and set(pids[switch:]) == {pids[-1]}
+    assert log[switch - 1][0] == log[switch][0] == "unit-00002"   # the killed unit, redone
+    same_output(tmp_path / "local", tmp_path / "ray")
+    ids = [r["id"] for r in DatasetDir(tmp_path / "ray").iter_rows(columns=["id"])]
+    assert len(ids) == len(set(ids)) == 100
+
+
+def test_unit_that_keeps_killing_its_worker_fails_the_run(cluster, tmp_path):
+    src = write_dataset(tmp_path / "in", toy_records(40), max_rows=20)
+    stage = OneWorker({"kill_unit": "unit-00001", "marker": str(tmp_path / "killed"),
+                       "every_time": True})
+    with pytest.raises(UnitFailed, match=r"unit unit-00001 .*its worker died 1 time\(s\)"):
+        run_stage(stage, [src.path], tmp_path / "out", executor=RayExecutor(max_attempts=1),
+                  progress=False)
+
+
+def test_unit_error_names_the_unit_and_a_rerun_resumes(cluster, tmp_path):
+    src = write_dataset(tmp_path / "in", toy_records(80), max_rows=20)      # 4 units
+    log = tmp_path / "units.log"
+    with pytest.raises(UnitFailed, match=r"unit unit-00001 \(.*part-00001.parquet\): "
+                                         r"ValueError: cannot handle toy/20") as failed:
+        run_stage(Explode({"log_path": str(log)}), [src.path], tmp_path / "out",
+                  executor=cluster, progress=False)
+    assert not (tmp_path / "out" / "manifest.json").exists()
+    done = {p.stem for p in (tmp_path / "out" / ".work" / "done").glob("*.json")}
+    assert "unit-00001" not in done
+    log.unlink()
+    # the error is still referenced (`failed`): it must not keep the failed run's actors,
+    # or this rerun would wait for CPUs forever
+    result = run_stage(Explode({"bad_unit": "", "log_path": str(log)}), [src.path],
+                       tmp_path / "out", executor=cluster, progress=False)
+    assert failed.value is not None
+    assert sorted(log.read_text().split()) == sorted({f"unit-0000{i}" for i in range(4)} - done)
+    assert result.manifest["rows"] == 80
+    assert DatasetDir(tmp_path / "out").read_table().to_pylist() == \
+        src.read_table().to_pylist()                            # every row, once, in order
+
+
+def _questions(n: int) -> list[dict]:
+    return [make_record(source="t", source_id=f"q{i}", question=f"What is {i} + 2?",
+                        answer=str(i + 2), answer_type="number") for i in range(n)]
+
+
+def test_distill_with_faults_and_a_killed_worker_loses_and_duplicates_nothing(cluster,
+                                                                              tmp_path):
+    src = write_dataset(tmp_path / "in", _questions(48), max_rows=12)     # 4 units
+    with SimulatedServer(fault_rate=0.2, seed=11, retry_after_s=0.02, slow_s=0.1,
+                         latency_s=0.02, faults=("429", "500", "503", "drop", "slow")) as srv:
+        base = {"teacher": "simulated", "base_urls": [srv.base_url], "n": 2,
+                "concurrency": 8, "max_tokens": 4096, "progress": False,
+                "request_timeout_s": 1.0, "use_n_param": "no"}
+        run_stage(DistillStage(base), [src.path], tmp_path / "local", progress=False)
+        srv.reset_counters()
+        marker = tmp_path / "killed"
+        stage = KillingDistill({**base, "kill_unit": "unit-00001", "kill_after": 6,
+                                "marker": str(marker)})
+        out = tmp_path / "ray"
+        run_stage(stage, [src.path], out, executor=cluster, progress=False)
+
+        assert marker.exists(), "the worker running unit-00001 should have been killed"
+        plan = cluster.last_plan
+        assert plan.workers == 2 and plan.worker_config.concurrency == 4
+        assert srv.max_in_flight <= 8                     # the global cap held
+        assert set(srv.faults_sent) >= {"429", "500", "503", "drop"}
+        assert len(srv.ok_by_key) == 96                   # every trace delivered ...
+        wasted = sum(c - 1 for c in srv.ok_by_key.values())
+        assert wasted <= 4                                # ... at most the killed worker's
+        ds = DatasetDir(out)                              # requests in flight twice
+        ids = [r["id"] for r in ds.iter_rows(columns=["id"])]
+        assert ds.num_rejects == 0
+        assert sorted(ids) == sorted(f"t/q{i}#{k}" for i in range(48) for k in range(2))
+        same_output(tmp_path / "local", out, stats=False)  # the same traces, in order
+
+        journals = sorted(p.name for p in (out / "journal.units").glob("*.sqlite"))
+        assert journals == [f"unit-0000{i}.sqlite" for i in range(4)]
+        assert not (out / "journal.sqlite").exists()
+        for i in range(4):                                # each unit owns its keys
+            with sqlite3.connect(out / "journal.units" / f"unit-0000{i}.sqlite") as db:
+                owners = {r[0].split("/q")[1] for r in db.execute(
+                    "SELECT record_id FROM samples WHERE status='ok'")}
+            assert owners == {str(q) for q in range(12 * i, 12 * i + 12)}
+
+        # the driver goes away and the stage is run again: every trace comes from the
+        # unit journals, nothing is sent
+        (out / "manifest.json").unlink()
+        srv.reset_counters()
+        run_stage(DistillStage(base), [src.path], out, executor=cluster, progress=False)
+        assert srv.requests == 0
+        same_output(tmp_path / "local", out, stats=False)
+
+
+def _dedup_rows(n: int, copies: int) -> list[dict]:
+    """Rows with their own noise image; `copies` of them appear twice (exact copies)."""
+    import random
+    from io import BytesIO
+
+    from PIL import Image
+    rng = random.Random(0)
+    rows = []
+    for i in range(n):
+        buf = BytesIO()
+        Image.frombytes("L", (16, 16), rng.randbytes(256)).save(buf, format="PNG")
+        rows.append(make_record(source="d", source_id=str(i), question=f"Find x in figure {i}.",
+                                answer=str(i), answer_type="number",
+                                images=[{"bytes": buf.getvalue(), "path": None}]))
+    for i in range(copies):
+        rows.append({**rows[i * 3], "id": f"d/copy{i}"})
+    return rows
+
+
+def test_dedup_matches_local(cluster, tmp_path):
+    from omr_data.dedup.stage import DedupStage
+    src = write_dataset(tmp_path / "in", _dedup_rows(150, 10), max_rows=40)   # 4 units
+    make = lambda: DedupStage({"cache_dir": "none"})  # noqa: E731
+    run_stage(make(), [src.path], tmp_path / "local", executor=LocalExecutor(workers=1),
+              progress=False)
+    result = run_stage(make(), [src.path], tmp_path / "ray", executor=cluster,
+                       progress=False)
+    same_output(tmp_path / "local", tmp_path / "ray", stats=False)  # stats hold paths, times
+    assert result.manifest["rejected"] == 10 and result.manifest["rows"] == 150
+    local = DatasetDir(tmp_path / "local").manifest["stats"]
+    assert result.manifest["stats"]["dedup_clusters"] == local["dedup_clusters"] == 10
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("OMR_RAY_DEMO"),
+                    reason="the whole demo recipe on Ray takes about 2 minutes on 2 cores; "
+                           "set OMR_RAY_DEMO=1 to run it")
+def test_demo_recipe_matches_local(cluster, tmp_path, monkeypatch):
+    from omr_data.recipe import load_recipe, run_recipe
+    prints = {}
+    for kind, executor in (("local", None), ("ray", cluster)):
+        work = tmp_path / kind
+        shutil.copytree(ROOT / "samples", work / "samples")
+        shutil.copytree(ROOT / "pipelines", work / "pipelines")
+        monkeypatch.chdir(work)
+        reports = run_recipe(load_recipe("pipelines/demo.yaml"), executor=executor,
+                             progress=False, echo=lambda s: None)
+        prints[kind] = {r.step.id: r.result.manifest["fingerprint"] for r in reports
+                        if r.result is not None}
+    assert len(prints["local"]) >= 20 and prints["local"] == prints["ray"]
+
+
+def test_options_are_checked():
+    with pytest.raises(ValueError, match="workers"):
+        RayExecutor(workers=0)
+    with pytest.raises(ValueError, match="num_cpus"):
+        RayExecutor(address="ray://head:10001", num_cpus=2)
+    from omr_data.executors import make_executor
+    ex = make_executor("ray", address="auto", workers=3)
+    assert isinstance(ex, RayExecutor) and ex.address == "auto" and ex.workers == 3
+
+
+def test_unit_journal_paths():
+    from omr_data.executors.ray_adapters import unit_journal_path
+    assert unit_journal_path(None, Path("/data/out"), "unit-00003") == \
+        Path("/data/out/journal.units/unit-00003.sqlite")
+    assert unit_journal_path("/j/run.sqlite", Path("/data/out"), "unit-00000") == \
+        Path("/j/run.units/unit-00000.sqlite")

@@ -6,7 +6,6 @@ One local Ray (2 CPUs) serves the whole module; skipped when the [ray] extra is 
 
 from __future__ import annotations
 
-import os
 import shutil
 import sqlite3
 from collections import Counter
@@ -257,10 +256,7 @@ def test_dedup_matches_local(cluster, tmp_path):
     assert result.manifest["stats"]["dedup_clusters"] == local["dedup_clusters"] == 10
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("OMR_RAY_DEMO"),
-                    reason="the whole demo recipe on Ray takes about 2 minutes on 2 cores; "
-                           "set OMR_RAY_DEMO=1 to run it")
+@pytest.mark.slow  # the whole demo recipe on Ray: about 2 minutes on 2 cores
 def test_demo_recipe_matches_local(cluster, tmp_path, monkeypatch):
     from omr_data.recipe import load_recipe, run_recipe
     prints = {}

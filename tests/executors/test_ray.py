@@ -6,6 +6,7 @@ One local Ray (2 CPUs) serves the whole module; skipped when the [ray] extra is 
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 from collections import Counter

@@ -13,7 +13,7 @@ import json
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -111,10 +111,11 @@ def run_stage(stage: Stage, inputs: list[str | os.PathLike], output: str | os.Pa
 
     workdir = builder.work / "prepare"
     ctx = StageContext(workdir=workdir, seed=seed)
+    executor = executor or make_executor("local")
     if not (workdir / ".done").exists():
         t = time.perf_counter()
         workdir.mkdir(parents=True, exist_ok=True)
-        stage.prepare(inputs, ctx)
+        _prepare(stage, inputs, ctx, builder, executor, progress, label)
         (workdir / "counters.json").write_text(json.dumps(dict(ctx.counters)))
         (workdir / ".done").touch()
         timings["prepare_s"] = round(time.perf_counter() - t, 3)
@@ -123,7 +124,6 @@ def run_stage(stage: Stage, inputs: list[str | os.PathLike], output: str | os.Pa
     done = builder.done_units()
     pending = [u for u in units if u.name not in done]
     rows_in = stage.rows_in(inputs)
-    executor = executor or make_executor("local")
     t = time.perf_counter()
     with _Progress(label or stage.name, total_units=len(units), already=len(units) - len(pending),
                    rows_total=rows_in, enabled=progress) as bar:
@@ -138,6 +138,28 @@ def run_stage(stage: Stage, inputs: list[str | os.PathLike], output: str | os.Pa
         [u.name for u in units], stage=stage.name, config=stage.config_dict(), parents=parents,
         rows_in=rows_in, stats=stats, timings=timings)
     return StageResult(output, manifest, False, time.perf_counter() - start)
+
+
+def _prepare(stage: Stage, inputs: list[str], ctx: StageContext, builder: DatasetBuilder,
+             executor, progress: bool, label: str | None) -> None:
+    """The global phase: `prepare` in the driver, or prepare units on the executor then
+    `prepare_merge` (units already done in an interrupted run are not redone)."""
+    units = stage.prepare_units(inputs, ctx)
+    if units is None:
+        stage.prepare(inputs, ctx)
+        return
+    units = [replace(u, name=f"prepare-{i:05d}", info={**u.info, "phase": "prepare"})
+             for i, u in enumerate(units)]
+    done = builder.done_units()
+    pending = [u for u in units if u.name not in done]
+    with _Progress(f"{label or stage.name} (prepare)", total_units=len(units),
+                   already=len(units) - len(pending), rows_total=None,
+                   enabled=progress) as bar:
+        executor.run(stage, pending, builder, ctx.workdir, ctx.seed, progress=bar.update)
+    done = builder.done_units()
+    for unit in units:
+        ctx.counters.update(done[unit.name].stats)
+    stage.prepare_merge(inputs, ctx)
 
 
 def _keep_prepare_files(stage: Stage, workdir: Path, output: Path) -> None:

@@ -130,6 +130,20 @@ class Stage:
     def prepare(self, inputs: list[str], ctx: StageContext) -> None:
         """Optional global phase (runs once, in the driver, before any unit)."""
 
+    # A global phase that parallelises (hashing, embedding, scoring every shard) splits
+    # into units too: `prepare_units` returns them (None: use `prepare`), the executor runs
+    # `prepare_unit` on each (in worker processes or on Ray; each must be idempotent and
+    # write only under ctx.workdir), then `prepare_merge` combines their files in the driver.
+    def prepare_units(self, inputs: list[str], ctx: StageContext) -> list[WorkUnit] | None:
+        return None
+
+    def prepare_unit(self, unit: WorkUnit, ctx: StageContext) -> None:
+        raise NotImplementedError(f"stage {self.name!r} returned prepare units but has no "
+                                  "prepare_unit()")
+
+    def prepare_merge(self, inputs: list[str], ctx: StageContext) -> None:
+        """Combine what the prepare units wrote (runs once, in the driver)."""
+
     def accepts_remote_input(self, path: str) -> bool:
         """Whether a non-existent input path is still readable (e.g. a Hub dataset id)."""
         return False

@@ -146,3 +146,32 @@ def test_killed_run_resumes_to_the_same_fingerprint(toy_dataset, tmp_path, worke
     assert not done_before & set(rerun_units)  # finished units were not redone
     ids = [r["id"] for r in DatasetDir(out).iter_rows()]
     assert len(ids) == len(set(ids)) == DatasetDir(tmp_path / "ref").num_rows
+
+
+def test_prepare_units_run_on_the_executor_and_merge(toy_dataset, tmp_path):
+    from omr_data.records import load_meta
+    from toy_stages import ShardTotal
+
+    src = toy_dataset(95, max_rows=10)
+    inline = run_stage(ShardTotal(), [src.path], tmp_path / "a", executor=LocalExecutor(1),
+                       progress=False)
+    pooled = run_stage(ShardTotal(), [src.path], tmp_path / "b", executor=LocalExecutor(2),
+                       progress=False)
+    assert inline.manifest["fingerprint"] == pooled.manifest["fingerprint"]
+    assert inline.manifest["stats"]["shards_counted"] == 10
+    assert {load_meta(r)["toy.total"] for r in DatasetDir(tmp_path / "b").iter_rows()} == {95}
+
+
+def test_finished_prepare_units_are_not_redone_after_a_failure(toy_dataset, tmp_path):
+    from toy_stages import ShardTotal
+
+    src = toy_dataset(50, max_rows=10)
+    log = tmp_path / "prepare.log"
+    with pytest.raises(RuntimeError, match="merge failed"):
+        run_stage(ShardTotal({"log_path": str(log), "fail_merge": True}), [src.path],
+                  tmp_path / "out", progress=False)
+    assert len(log.read_text().split()) == 5
+    result = run_stage(ShardTotal({"log_path": str(log)}), [src.path], tmp_path / "out",
+                       progress=False)
+    assert len(log.read_text().split()) == 5  # the five prepare units ran once
+    assert result.manifest["rows"] == 50

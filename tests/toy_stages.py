@@ -52,3 +52,47 @@ def toy_records(n: int, source: str = "toy", with_images: bool = False):
             images = [{"bytes": buf.getvalue(), "path": f"img{i}.png"}]
         yield make_record(source=source, source_id=str(i), question=f"question {i}?",
                           answer=str(i), answer_type="number", images=images)
+
+
+@dataclass
+class ShardTotalConfig:
+    log_path: str = field(default="", metadata={"help": "append each prepare unit's name"})
+    fail_merge: bool = field(default=False, metadata={"help": "raise in prepare_merge (tests)"})
+
+
+class ShardTotal(Stage):
+    """Counts rows per shard in parallel prepare units, merges the total, stamps it on rows."""
+
+    name = "shard_total"
+    Config = ShardTotalConfig
+    cache_exclude = ("log_path", "fail_merge")
+
+    def prepare_units(self, inputs, ctx):
+        return self.plan(inputs)
+
+    def prepare_unit(self, unit, ctx):
+        import json
+        if self.config.log_path:
+            with open(self.config.log_path, "a") as log:
+                log.write(unit.name + "\n")
+        n = sum(1 for _ in ctx.read_rows(unit, columns=["id"]))
+        out = ctx.workdir / "counts"
+        out.mkdir(exist_ok=True)
+        (out / f"{unit.name}.json").write_text(json.dumps({"rows": n}))
+        ctx.count("shards_counted")
+
+    def prepare_merge(self, inputs, ctx):
+        import json
+        if self.config.fail_merge:
+            raise RuntimeError("merge failed on purpose")
+        total = sum(json.loads(p.read_text())["rows"]
+                    for p in (ctx.workdir / "counts").glob("*.json"))
+        (ctx.workdir / "total.json").write_text(json.dumps({"rows": total}))
+
+    def process(self, unit, ctx):
+        import json
+
+        from omr_data.records import update_meta
+        total = json.loads((ctx.workdir / "total.json").read_text())["rows"]
+        for row in ctx.read_rows(unit):
+            yield update_meta(row, **{"toy.total": total})

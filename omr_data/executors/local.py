@@ -31,7 +31,9 @@ def run_unit(stage: Stage, unit: WorkUnit, builder: DatasetBuilder, workdir: Pat
     writer = builder.open_unit(unit.name)
     ctx = StageContext(workdir=workdir, seed=seed)
     pending = 0
-    for row in stage.process(unit, ctx):
+    rows = stage.process(unit, ctx) if unit.info.get("phase") != "prepare" else \
+        _prepare_unit(stage, unit, ctx)
+    for row in rows:
         writer.add(row)
         pending += 1
         if on_rows is not None and pending >= PROGRESS_EVERY:
@@ -43,6 +45,12 @@ def run_unit(stage: Stage, unit: WorkUnit, builder: DatasetBuilder, workdir: Pat
     result = writer.close()
     builder.mark_done(result)
     return result
+
+
+def _prepare_unit(stage: Stage, unit: WorkUnit, ctx: StageContext):
+    """A unit of the prepare phase: writes under ctx.workdir, yields no rows."""
+    stage.prepare_unit(unit, ctx)
+    return iter(())
 
 
 class LocalExecutor:

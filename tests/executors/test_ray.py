@@ -86,6 +86,17 @@ def test_toy_stage_matches_local_with_progress(cluster, tmp_path):
     assert again.cached
 
 
+def test_prepare_units_run_on_ray_with_the_local_result(cluster, tmp_path):
+    from toy_stages import ShardTotal
+    src = write_dataset(tmp_path / "in", toy_records(60), max_rows=10)
+    local = run_stage(ShardTotal(), [src.path], tmp_path / "local",
+                      executor=LocalExecutor(workers=1), progress=False)
+    remote = run_stage(ShardTotal(), [src.path], tmp_path / "ray", executor=cluster,
+                       progress=False)
+    assert remote.manifest["fingerprint"] == local.manifest["fingerprint"]
+    assert remote.manifest["stats"]["shards_counted"] == 6
+
+
 def _split_llava(tmp_path: Path) -> Path:
     """The LLaVA-CoT sample, its train.jsonl cut into three files (three units)."""
     folder = tmp_path / "llava"

@@ -48,6 +48,10 @@ EXAMPLES = {
   omr-data filter runs/verified runs/x2 --max-samples 2        # ×2 subset of a ×8 run
   omr-data filter runs/verified runs/mid --difficulty 0.1:0.9
   omr-data filter runs/verified runs/long --min-tokens 200 --tokenizer Qwen/Qwen2.5-VL-7B-Instruct""",
+    "pass-rate": """examples:
+  omr-data distill runs/rl runs/rollouts --teacher qwen3-vl-235b --model runs/sft --n 8 --base-url http://gpu1:8000/v1
+  omr-data verify runs/rollouts runs/scored --keep all
+  omr-data pass-rate runs/rl runs/scored runs/rl_with_pass_rate""",
     "serve-teacher": """examples:
   omr-data serve-teacher --simulated --port 8000
   omr-data serve-teacher --simulated --accuracy 0.6 --oracle runs/llava""",
@@ -231,6 +235,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tokenizer", help="tokenizer for lengths (default: regex count)")
     p.add_argument("--max-samples", type=int, help="keep traces #k with k < N")
     p.add_argument("--pass-rate-key", help="meta key holding the pass rate")
+    p.add_argument("--perplexity-model", help="causal LM (name or path) scoring the traces")
+    p.add_argument("--max-perplexity", type=float, help="drop traces above this perplexity")
+    p.add_argument("--perplexity-max-tokens", type=int)
+    p.add_argument("--perplexity-batch-size", type=int)
+    p.add_argument("--perplexity-device", help="cpu, cuda, … (default: auto)")
+    p.add_argument("--scorer", metavar="MODULE:FUNCTION",
+                   help="your own scorer: f(rows) -> list[float | None], kept in filter.score")
+    p.add_argument("--min-score", type=float)
+    p.add_argument("--max-score", type=float)
+    p.add_argument("--model-workers", type=int, help="worker processes for model scorers")
+    _common_stage_flags(p)
+
+    p = command("pass-rate", "Annotate questions with their pass rate from scored policy "
+                "rollouts (distill with the policy, then verify --keep all).", cmd_pass_rate)
+    p.add_argument("questions", metavar="QUESTIONS")
+    p.add_argument("scored", metavar="SCORED")
+    p.add_argument("output", metavar="OUT")
+    p.add_argument("--acc-key", help="meta key of a rollout's accuracy (default verify.acc)")
     _common_stage_flags(p)
 
     p = command("serve-teacher", "Serve an OpenAI-compatible teacher (simulated, offline). "
@@ -394,8 +416,16 @@ def cmd_mix(args) -> int:
 
 def cmd_filter(args) -> int:
     config = _flags(args, "difficulty", "min_tokens", "max_tokens", "tokenizer", "max_samples",
-                    "pass_rate_key")
+                    "pass_rate_key", "perplexity_model", "max_perplexity",
+                    "perplexity_max_tokens", "perplexity_batch_size", "perplexity_device",
+                    "scorer", "min_score", "max_score", "model_workers")
     return _run_stage_command("filter", [args.input], args.output, config, args)
+
+
+def cmd_pass_rate(args) -> int:
+    config = _flags(args, "acc_key")
+    return _run_stage_command("pass_rate", [args.questions, args.scored], args.output, config,
+                              args)
 
 
 def cmd_serve_teacher(args) -> int:

@@ -4,7 +4,8 @@ Output rows are the input record with `id` = `{id}#k`, `response` = the teacher'
 verbatim and meta `distill.model`, `distill.k`, `distill.finish_reason`, `distill.usage`,
 `distill.request_key` (plus `distill.system_fingerprint` / `distill.served_model` when
 the server reports them, e.g. `omr-data-simulated`). Traces whose request failed until its
-deadline go to rejects with the last error.
+deadline go to rejects with the last error. The manifest's stats name the resolved teacher
+model, sampling settings and the system prompt's sha256, for the dataset card.
 
 The journal lives outside the runner's unit directories (default `OUT/journal.sqlite`,
 or `journal` in the config), so when the runner redoes a unit after a crash every trace
@@ -20,7 +21,7 @@ import json
 from pathlib import Path
 from typing import ClassVar, Iterator
 
-from omr_data.distill.config import OPERATIONAL_FIELDS, DistillConfig
+from omr_data.distill.config import OPERATIONAL_FIELDS, DistillConfig, resolve
 from omr_data.distill.engine import distill
 from omr_data.stage import ConfigError, Stage, StageContext, WorkUnit
 
@@ -50,6 +51,19 @@ class DistillStage(Stage):
         for key, value in stats.items():
             if isinstance(value, (int, float)):
                 ctx.count(key, value)
+
+    def stats(self, manifest_stats, ctx: StageContext) -> dict:
+        """What a card needs to reproduce the traces: the resolved teacher and sampling, and
+        the system prompt's sha256 (of its UTF-8 text; '' when none is sent)."""
+        settings = resolve(self.config)
+        return {
+            "distill.teacher": settings.teacher,
+            "distill.model": settings.model,
+            "distill.n": settings.n,
+            "distill.system_prompt_sha256": hashlib.sha256(
+                settings.system_prompt.encode("utf-8")).hexdigest(),
+            "distill.sampling": {**settings.sampling, "max_tokens": settings.max_tokens},
+        }
 
 
 def journal_path(config: DistillConfig, ctx: StageContext) -> Path:

@@ -7,6 +7,7 @@ repo, so publishing one config re-renders a card that still describes the others
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections import Counter
@@ -20,7 +21,9 @@ CARDS_DIR = Path(__file__).resolve().parents[2] / "cards"
 TEMPLATE = "dataset_card.md.j2"
 SEE_SOURCE = "see source"
 
-_SECRET_KEY = re.compile(r"(api_?key|token|secret|password|authorization|credential)", re.I)
+# whole name parts only: `hf_token` and `judge_api_key_env` are masked, `max_tokens` is not
+_SECRET_KEY = re.compile(r"(^|[_.-])(api_?key|token|secret|password|authorization|"
+                         r"credentials?)([_.-]|$)", re.I)
 _URL_USERINFO = re.compile(r"(//)[^/@\s]+@")
 
 
@@ -44,7 +47,7 @@ def lineage(path: Path) -> list[dict]:
         if key in seen:
             return
         seen.add(key)
-        parent_keys = []
+        parent_keys, external = [], []
         for parent in (manifest or {}).get("parents") or []:
             parent_entry = parent if isinstance(parent, Mapping) else {"path": str(parent)}
             parent_dir = _parent_dir(parent_entry, directory)
@@ -52,7 +55,12 @@ def lineage(path: Path) -> list[dict]:
             parent_manifest = _read_manifest(parent_dir)
             parent_keys.append(_short((parent_manifest or {}).get("fingerprint")
                                       or parent_entry.get("fingerprint") or parent_dir))
-        order.append(_node(directory, manifest, entry, parent_keys))
+            if parent_manifest is None:
+                external.append(_external_input(parent_entry, parent_dir))
+        node = _node(directory, manifest, entry, parent_keys)
+        if manifest is not None:
+            node["external_inputs"] = external
+        order.append(node)
 
     visit(path, None)
     return order
@@ -80,7 +88,31 @@ def _node(directory: Path | None, manifest: Mapping | None, entry: Mapping | Non
         "reject_reasons": dict(manifest.get("reject_reasons") or {}),
         "parents": parents,
         "known": True,
+        "stats": _compact_stats(manifest.get("stats") or {}),
     }
+
+
+def _compact_stats(stats: Mapping[str, Any]) -> dict:
+    """Scalar stats and small flat mappings (sampling settings): what a card shows; big
+    nested reports (e.g. dedup's examples) stay in the stage's own output."""
+    out = {}
+    for key, value in stats.items():
+        if isinstance(value, (str, int, float, bool)) or value is None:
+            out[key] = value
+        elif isinstance(value, Mapping) and len(value) <= 20 and all(
+                isinstance(v, (str, int, float, bool)) or v is None for v in value.values()):
+            out[key] = dict(value)
+    return redact(out)
+
+
+def _external_input(entry: Mapping[str, Any], directory: Path | None = None) -> dict:
+    """A raw input of a stage (source files, a Hub dataset id): how a reader finds it again.
+
+    Absolute local paths are cut to their last part (they name someone's machine); a
+    relative path or a Hub id is shown as given."""
+    raw = str(entry.get("path") or entry.get("dir") or "?")
+    shown = Path(raw).name if Path(raw).is_absolute() else raw
+    return {"path": shown, "fingerprint": str(entry.get("fingerprint") or "")}
 
 
 def _read_manifest(directory: Path | None) -> dict | None:
@@ -141,16 +173,174 @@ def models(nodes: list[dict]) -> list[dict]:
                     seen.add(item)
                     found.append({"stage": stage, "role": name, "model": value})
 
+    rollouts = _rollout_ancestors([n for n in nodes if n.get("known")])
     for node in nodes:
-        walk(node["stage"], node["config"])
+        walk(node["stage"], node["config"],
+             "policy rollouts: " if node.get("fingerprint") in rollouts else "")
     return found
 
 
 def _is_model_key(key: str) -> bool:
     key = key.lower()
-    if "url" in key or "prompt" in key or "path" in key:
-        return False
-    return "teacher" in key or "judge" in key or key == "model" or key.endswith("_model")
+    return key in ("teacher", "judge", "model") or key.endswith("_model")
+
+
+# ---------------------------------------------------------------------------------------
+# The recipe, from the lineage: models and prompt hashes, sources, dedup, pass rates
+
+
+def recipe_facts(inputs: list[Mapping[str, Any]]) -> dict:
+    """What a reader needs to redo one split, gathered from its inputs' lineage nodes."""
+    nodes = _unique_nodes(inputs)
+    rollout_steps = _rollout_ancestors(nodes)
+    facts: dict[str, list] = {"models": [], "sources": [], "dedup": [], "pass_rates": []}
+    for node in nodes:
+        stage, stats, config = node["stage"], node.get("stats") or {}, node["config"]
+        if stage == "distill":
+            facts["models"].append(_teacher_fact(node, stats, config, rollout_steps))
+        elif stage == "verify":
+            facts["models"].append(_verifier_fact(node, stats, config, rollout_steps))
+        elif stage == "normalize":
+            facts["sources"] += _source_facts(node, config)
+        elif stage == "dedup":
+            facts["dedup"].append(_dedup_fact(node, stats, config))
+        elif stage == "pass_rate":
+            facts["pass_rates"].append(_pass_rate_fact(node, stats))
+    return facts
+
+
+def _unique_nodes(inputs: list[Mapping[str, Any]]) -> list[dict]:
+    nodes, seen = [], set()
+    for inp in inputs:
+        for node in inp.get("lineage") or []:
+            key = node.get("fingerprint") or node.get("name")
+            if node.get("known") and key not in seen:
+                seen.add(key)
+                nodes.append(node)
+    return nodes
+
+
+def _rollout_ancestors(nodes: list[dict]) -> set[str]:
+    """Fingerprints of the steps that made the rollouts a pass_rate step read (its 2nd input)
+    and not its questions (1st input): their distill step samples a policy, not a teacher."""
+    by_fp = {n["fingerprint"]: n for n in nodes}
+
+    def ancestors(fp: str) -> set[str]:
+        found, todo = set(), [fp]
+        while todo:
+            fp = todo.pop()
+            if fp not in found and fp in by_fp:
+                found.add(fp)
+                todo.extend(by_fp[fp]["parents"])
+        return found
+
+    out: set[str] = set()
+    for node in nodes:
+        if node["stage"] == "pass_rate" and len(node["parents"]) > 1:
+            out |= ancestors(node["parents"][1]) - ancestors(node["parents"][0])
+    return out
+
+
+def _teacher_fact(node: dict, stats: dict, config: dict, rollouts: set[str]) -> dict:
+    sampling = stats.get("distill.sampling") or {}
+    settings = {"n": stats.get("distill.n", config.get("n")), **sampling}
+    return {"role": "policy (rollouts for pass rates)" if node["fingerprint"] in rollouts
+            else "teacher",
+            "step": node["name"], "stage": "distill",
+            "model": stats.get("distill.model") or config.get("model") or config.get("teacher"),
+            "preset": stats.get("distill.teacher") or config.get("teacher"),
+            "prompt": "system prompt",
+            "prompt_sha256": stats.get("distill.system_prompt_sha256"),
+            "settings": ", ".join(f"{k}={v}" for k, v in settings.items() if v is not None)}
+
+
+def _verifier_fact(node: dict, stats: dict, config: dict, rollouts: set[str]) -> dict:
+    judged = bool(config.get("judge"))
+    role = "verifier + judge" if judged else "verifier"
+    if node["fingerprint"] in rollouts:
+        role += " (rollouts for pass rates)"
+    return {"role": role, "step": node["name"], "stage": "verify",
+            "model": (stats.get("verify.judge_model") or config.get("judge_model")
+                      or config.get("judge")) if judged else "rules + math-verify",
+            "preset": config.get("judge") or "",
+            "prompt": "judge prompt" if judged else "",
+            "prompt_sha256": stats.get("verify.judge_prompt_sha256") if judged else None,
+            "settings": "; ".join(x for x in (
+                f"keep={config.get('keep')}" if config.get("keep") else "",
+                f"format_weight={config.get('format_weight')}"
+                if config.get("format_weight") is not None else "",
+                stats.get("verify.version") or "") if x)}
+
+
+def _source_facts(node: dict, config: dict) -> list[dict]:
+    source, split = config.get("source") or "?", config.get("split")
+    out = []
+    for inp in node.get("external_inputs") or []:
+        hub_key = f"hub-dataset:{inp['path']}:{split or ''}"
+        on_hub = hashlib.sha256(hub_key.encode()).hexdigest() == inp["fingerprint"]
+        out.append({"source": source, "step": node["name"], "input": inp["path"],
+                    "kind": "Hub dataset (default revision)" if on_hub else "files",
+                    "split": split or "training (default)",
+                    "fingerprint": inp["fingerprint"][:16],
+                    "rows": node.get("rows"), "rejected": node.get("rejected")})
+    return out
+
+
+def _dedup_fact(node: dict, stats: dict, config: dict) -> dict:
+    rows_in = node.get("rows_in") or 0
+    removed = {"duplicates": stats.get("dedup_removed_duplicates"),
+               "contaminated": stats.get("dedup_removed_contaminated")}
+    return {"step": node["name"],
+            "thresholds": {k: config.get(k) for k in (
+                "image_threshold", "fine_threshold", "text_threshold", "text_only_threshold")},
+            "keep": config.get("keep"), "embedding_model": config.get("embedding_model"),
+            "against": [Path(str(p)).name for p in config.get("against") or []],
+            "rows_in": node.get("rows_in"), "clusters": stats.get("dedup_clusters"),
+            "removed": removed,
+            "rates": {k: (v / rows_in if rows_in and v is not None else None)
+                      for k, v in removed.items()}}
+
+
+def _pass_rate_fact(node: dict, stats: dict) -> dict:
+    return {"step": node["name"], "rows": node.get("rows"),
+            "annotated": stats.get("annotated", 0), "no_rollouts": stats.get("no_rollouts", 0),
+            "rollouts": stats.get("rollouts"), "mean": stats.get("pass_rate.mean_pass_rate"),
+            "all_solved": stats.get("pass_rate.all_solved"),
+            "none_solved": stats.get("pass_rate.none_solved")}
+
+
+def derived_columns(provenance: Mapping[str, Any], cards_dir: Path = CARDS_DIR) -> list[dict]:
+    """Entries of `derived_columns.yaml` that this release's lineage makes: a stage that ran,
+    and, where the entry names config keys (`when`), a step of it that set one."""
+    import yaml
+
+    path = cards_dir / "derived_columns.yaml"
+    if not path.is_file():
+        return []
+    forms_present, steps = set(), []
+    for cfg in provenance.get("configs", {}).values():
+        forms_present.add(cfg.get("form"))
+        for split in cfg.get("splits", {}).values():
+            steps += _unique_nodes(split.get("inputs") or [])
+    out = []
+    for entry in yaml.safe_load(path.read_text()) or []:
+        when = entry.get("when")
+        when = [when] if isinstance(when, str) else list(when or [])
+        stage = entry.get("stage", "*")
+        if entry.get("form") and entry["form"] not in forms_present:
+            continue
+        if stage != "*" and not any(n["stage"] == stage and (
+                not when or any(n["config"].get(k) not in (None, "", []) for k in when))
+                for n in steps):
+            continue
+        made_by = [n["name"] for n in steps if n["stage"] == stage]
+        out.append({"key": entry["key"], "where": entry.get("where", "meta"),
+                    "stage": stage if stage != "*" else "publish",
+                    "steps": sorted(set(made_by)),
+                    "description": " ".join(str(entry.get("description", "")).split())
+                    .replace("{pass_rate_keys}", ", ".join(f"`{k}`" for k in
+                                                           forms.PASS_RATE_KEYS))})
+    return out
 
 
 # ---------------------------------------------------------------------------------------
@@ -310,6 +500,8 @@ def render_readme(card_data, provenance: Mapping[str, Any], *, repo: str,
     env.filters["num"] = lambda n: "?" if n is None else f"{n:,}"
     env.filters["compact"] = lambda obj: json.dumps(obj, sort_keys=True, ensure_ascii=False)
     env.filters["cell"] = lambda text: str(text).replace("|", "\\|").replace("\n", " ")
+    env.filters["pct"] = lambda x: "?" if x is None else f"{100 * x:.1f}%"
+    env.filters["fixed3"] = lambda x: "?" if x is None else f"{x:.3f}"
     body = env.get_template(TEMPLATE).render(**card_context(provenance, repo=repo,
                                                             total=total, cards_dir=cards_dir))
     return f"---\n{card_data.to_yaml()}\n---\n\n{body}"
@@ -327,7 +519,8 @@ def card_context(provenance: Mapping[str, Any], *, repo: str, total: int,
         for split_name, split in sorted(cfg.get("splits", {}).items()):
             sources.update(split.get("sources", {}))
             decided.update(split.get("decided_by", {}))
-            splits.append({"name": split_name, **split})
+            splits.append({"name": split_name, **split,
+                           "recipe": recipe_facts(split.get("inputs") or [])})
         configs.append({
             "name": name,
             "form": cfg["form"],
@@ -347,6 +540,7 @@ def card_context(provenance: Mapping[str, Any], *, repo: str, total: int,
         "configs": configs,
         "versions": [_version_entry(v) for v in reversed(provenance.get("versions", []))],
         "pass_rate_keys": forms.PASS_RATE_KEYS,
+        "derived": derived_columns(provenance, cards_dir),
         "see_source": SEE_SOURCE,
     }
 

@@ -121,6 +121,17 @@ class VerifyStage(Stage):
         for key, n in _verdict_counts(verdict_dir).items():
             ctx.count(key, n)
 
+    def stats(self, manifest_stats, ctx: StageContext) -> dict:
+        """What a card needs to reproduce the verdicts: verifier versions and, with a judge,
+        its model and the sha256 of its prompt (`judge_prompt_sha256`)."""
+        out: dict[str, Any] = {"verify.version": verifier_version(self.version)}
+        if self.config.judge is not None:
+            from omr_data.verify.judge import PRESETS
+            out["verify.judge_model"] = self.config.judge_model or \
+                PRESETS[self.config.judge].model
+            out["verify.judge_prompt_sha256"] = judge_prompt_sha256()
+        return out
+
     def _make_judge(self):
         if self.config.judge is None:
             return None
@@ -205,6 +216,26 @@ class VerifyStage(Stage):
 
 
 # ---------------------------------------------------------------------------------------
+
+
+def verifier_version(stage_version: str) -> str:
+    """omr-data's version, the stage's version and math-verify's: what decides a verdict."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from omr_data import __version__
+    try:
+        math_verify = version("math-verify")
+    except PackageNotFoundError:
+        math_verify = "?"
+    return f"omr-data {__version__}, verify stage v{stage_version}, math-verify {math_verify}"
+
+
+def judge_prompt_sha256() -> str:
+    """sha256 of the judge's system prompt, a blank line, and its user message with the
+    placeholders {question}, {reference} and {candidate} (UTF-8)."""
+    from omr_data.verify.judge import SYSTEM_PROMPT, judge_prompt
+    template = judge_prompt("{question}", "{reference}", "{candidate}")
+    return hashlib.sha256(f"{SYSTEM_PROMPT}\n\n{template}".encode("utf-8")).hexdigest()
 
 
 def shard_key(path: str | os.PathLike) -> str:

@@ -34,7 +34,8 @@ EXAMPLES = {
   omr-data serve-teacher --simulated --port 8000 &   # offline, simulated teacher
   omr-data distill runs/llava runs/traces --teacher qwen3-vl-235b --n 8 --base-url http://127.0.0.1:8000/v1
   omr-data distill runs/llava runs/traces --teacher qwen3-vl-235b --n 8 \\
-      --base-url http://gpu1:8000/v1 --base-url http://gpu2:8000/v1 --concurrency 256""",
+      --base-url http://gpu1:8000/v1 --base-url http://gpu2:8000/v1 --concurrency 256
+  omr-data distill runs/llava runs/traces --teacher qwen3-vl-235b --n 8 --backend vllm --tensor-parallel-size 8""",
     "verify": """examples:
   omr-data verify runs/traces runs/verified
   omr-data verify runs/traces runs/verified --judge qwen3-235b-judge --judge-base-url http://gpu3:8000/v1""",
@@ -179,6 +180,14 @@ def build_parser() -> argparse.ArgumentParser:
                    "--api-key-env, default OPENAI_API_KEY; never stored in the manifest)")
     p.add_argument("--dry-run", action="store_true",
                    help="print how many requests would be sent, and a token/cost estimate")
+    p.add_argument("--backend", choices=["http", "vllm"],
+                   help="http (any OpenAI-compatible endpoint, default) or an offline vLLM "
+                        "engine on this GPU machine")
+    p.add_argument("--tensor-parallel-size", type=int, help="vLLM: GPUs per engine")
+    p.add_argument("--gpu-memory-utilization", type=float, help="vLLM: share of GPU memory")
+    p.add_argument("--max-model-len", type=int, help="vLLM: context length")
+    p.add_argument("--engine-kwargs", metavar="JSON", help="vLLM: other LLM(...) arguments")
+    p.add_argument("--vllm-batch-size", type=int, help="vLLM: requests per LLM.chat call")
     _common_stage_flags(p)
 
     p = command("verify", "Score traces (rules, math-verify, optional LLM judge); keep correct.",
@@ -363,7 +372,9 @@ def cmd_distill(args) -> int:
                     "temperature", "top_p", "max_tokens", "max_requests_per_minute",
                     "max_tokens_per_minute", "request_deadline_s", "max_image_pixels", "journal",
                     "system_prompt", "use_n_param", "request_timeout_s", "price_input_per_m",
-                    "price_output_per_m", "gpu_hour_price")
+                    "price_output_per_m", "gpu_hour_price", "backend", "tensor_parallel_size",
+                    "gpu_memory_utilization", "max_model_len", "engine_kwargs",
+                    "vllm_batch_size")
     if args.no_progress:
         config["progress"] = False
     if args.api_key:

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import importlib.util
+import json
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
 from omr_data.distill.presets import PRESETS, get_preset
 
 USE_N_VALUES = ("auto", "yes", "no")
+BACKENDS = ("http", "vllm")
+VLLM_INSTALL_HINT = "pip install 'omr-data[vllm]' on a GPU machine"
+#: HTTP-only fields that must stay unset with backend vllm (the model runs in-process)
+_HTTP_ONLY = ("base_urls", "api_key_env", "max_requests_per_minute", "max_tokens_per_minute")
+#: vLLM engine fields and their defaults (only used with backend vllm)
+_VLLM_DEFAULTS = {"tensor_parallel_size": 1, "gpu_memory_utilization": 0.9,
+                  "max_model_len": None, "engine_kwargs": {}, "vllm_batch_size": 256}
 
 
 def _help(text: str, **kw: Any) -> Any:
@@ -70,9 +80,30 @@ class DistillConfig:
         default=None)
     progress: bool = _help("show live progress (requests, req/s, tokens, cost, ETA)",
                            default=True)
+    backend: str = _help(
+        "http: send requests to OpenAI-compatible endpoints (base_urls); vllm: run an "
+        "offline vllm.LLM engine in this process on this machine's GPUs (optional extra: "
+        f"{VLLM_INSTALL_HINT}). Both write the same journal keys and the same records, so "
+        "a run may switch backend and resume", default="http")
+    tensor_parallel_size: int = _help(
+        "backend vllm: GPUs the model is sharded over (vllm.LLM tensor_parallel_size)",
+        default=1)
+    gpu_memory_utilization: float = _help(
+        "backend vllm: fraction of each GPU's memory vLLM may take for weights and KV cache",
+        default=0.9)
+    max_model_len: int | None = _help(
+        "backend vllm: context length (prompt + completion) of the engine; a prompt longer "
+        "than this becomes a reject; null = the model's own", default=None)
+    engine_kwargs: dict = _help(
+        "backend vllm: further vllm.LLM arguments as a JSON object, e.g. "
+        '{"limit_mm_per_prompt": {"image": 8}, "dtype": "bfloat16"}', default_factory=dict)
+    vllm_batch_size: int = _help(
+        "backend vllm: at most this many requests (one question, n samples each) per "
+        "LLM.chat call; larger batches keep the GPUs busier", default=256)
 
     def __post_init__(self) -> None:
         get_preset(self.teacher)  # raises with the list of presets
+        self._check_backend()
         if self.n < 1:
             raise ValueError(f"n must be >= 1, got {self.n}")
         if self.concurrency < 1:
@@ -102,13 +133,75 @@ class DistillConfig:
                 raise ValueError(f"base_urls must be http(s) URLs like http://host:8000/v1, "
                                  f"got {self.base_urls}")
 
+    def _check_backend(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
+        if isinstance(self.engine_kwargs, str):  # from a CLI flag or an env var
+            try:
+                self.engine_kwargs = json.loads(self.engine_kwargs or "{}")
+            except json.JSONDecodeError as err:
+                raise ValueError(f"engine_kwargs must be a JSON object, e.g. "
+                                 f'\'{{"dtype": "bfloat16"}}\': {err}') from None
+        if self.engine_kwargs is None:
+            self.engine_kwargs = {}
+        if not isinstance(self.engine_kwargs, dict) or \
+                not all(isinstance(k, str) for k in self.engine_kwargs):
+            raise ValueError(f"engine_kwargs must be a mapping of vllm.LLM argument names to "
+                             f"values, got {self.engine_kwargs!r}")
+        if self.backend == "http":
+            used = [name for name, default in _VLLM_DEFAULTS.items()
+                    if getattr(self, name) != default]
+            if used:
+                raise ValueError(f"{', '.join(used)}: only used with backend vllm; add "
+                                 "--backend vllm (or drop them for an HTTP endpoint)")
+            return
+        given = [name for name in _HTTP_ONLY if getattr(self, name) is not None]
+        if given:
+            raise ValueError(f"{', '.join(given)}: not used with backend vllm, which runs the "
+                             "model in this process; drop them, or use backend http to reach "
+                             "a server")
+        if self.tensor_parallel_size < 1:
+            raise ValueError(f"tensor_parallel_size must be >= 1, got "
+                             f"{self.tensor_parallel_size}")
+        if not 0 < self.gpu_memory_utilization <= 1:
+            raise ValueError(f"gpu_memory_utilization must be in (0, 1], got "
+                             f"{self.gpu_memory_utilization}")
+        if self.max_model_len is not None and self.max_model_len < 1:
+            raise ValueError(f"max_model_len must be >= 1 or null (the model's own), got "
+                             f"{self.max_model_len}")
+        if self.vllm_batch_size < 1:
+            raise ValueError(f"vllm_batch_size must be >= 1, got {self.vllm_batch_size}")
+        clash = sorted(set(self.engine_kwargs) & {"model", *_VLLM_DEFAULTS})
+        if clash:
+            raise ValueError(f"engine_kwargs must not set {clash}: use the model / "
+                             f"{'/'.join(clash)} fields instead")
+        if not vllm_available():
+            raise ValueError(f"backend vllm needs the vllm package, which is not installed "
+                             f"here: {VLLM_INSTALL_HINT} (or use backend http against a "
+                             "`vllm serve` endpoint)")
+
+
+def vllm_available() -> bool:
+    """Whether `import vllm` can work, without importing it (it loads torch and CUDA)."""
+    if "vllm" in sys.modules:
+        return sys.modules["vllm"] is not None
+    try:
+        return importlib.util.find_spec("vllm") is not None
+    except (ImportError, ValueError):
+        return False
+
 
 # Fields that change how fast or where requests go, never what a trace is: left out of the
-# stage's cache key (the journal's keys already cover what matters).
+# stage's cache key (the journal's keys already cover what matters). The backend is one of
+# them (both backends write the same journal keys and records), and so are the vLLM
+# engine's sharding, memory and batching; `max_model_len` and `engine_kwargs` stay in the
+# key because they can change traces (truncation at the context length, dtype,
+# quantization, chat template).
 OPERATIONAL_FIELDS = ("base_urls", "api_key_env", "concurrency", "max_requests_per_minute",
                       "max_tokens_per_minute", "request_timeout_s", "request_deadline_s",
                       "journal", "price_input_per_m", "price_output_per_m", "gpu_hour_price",
-                      "progress", "use_n_param")
+                      "progress", "use_n_param", "backend", "tensor_parallel_size",
+                      "gpu_memory_utilization", "vllm_batch_size")
 
 
 @dataclass(frozen=True)
@@ -136,6 +229,12 @@ class Settings:
     price_output_per_m: float | None
     gpu_hour_price: float | None
     progress: bool
+    backend: str = "http"
+    tensor_parallel_size: int = 1
+    gpu_memory_utilization: float = 0.9
+    max_model_len: int | None = None
+    engine_kwargs: dict = field(default_factory=dict)
+    vllm_batch_size: int = 256
 
     @property
     def sampling(self) -> dict:
@@ -188,4 +287,10 @@ def resolve(config: DistillConfig | dict | None) -> Settings:
         price_output_per_m=pick(config.price_output_per_m, preset.price_output_per_m),
         gpu_hour_price=pick(config.gpu_hour_price, preset.gpu_hour_price),
         progress=config.progress,
+        backend=config.backend,
+        tensor_parallel_size=config.tensor_parallel_size,
+        gpu_memory_utilization=config.gpu_memory_utilization,
+        max_model_len=config.max_model_len,
+        engine_kwargs=dict(config.engine_kwargs),
+        vllm_batch_size=config.vllm_batch_size,
     )

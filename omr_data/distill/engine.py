@@ -2,8 +2,10 @@
 
 For each input record the engine renders the prompt, derives the n request keys, takes
 every reusable trace from the journal and sends only the rest (one request with the
-protocol's `n`, or one request per sample). A response is written to the journal, and
-durable, before its concurrency slot is released; rows leave in input order (k order
+protocol's `n`, or one request per sample). With `backend: vllm` the requests go to an
+offline `vllm.LLM` engine in batches (`vllm_backend.VLLMPool`, the same contract as the
+HTTP pool), with the same keys, journal and rows. A response is written to the journal,
+and durable, before its concurrency slot is released; rows leave in input order (k order
 within a question), so a rerun produces the same rows. Traces whose request still fails
 at its deadline leave as rejects with the last error; a rerun retries them.
 
@@ -74,6 +76,8 @@ class RunStats:
                         "distill.max_in_flight": pool.max_in_flight})
             for kind, count in s.errors.items():
                 out[f"distill.errors.{kind}"] = count
+            if getattr(pool, "batches", None) is not None:
+                out["distill.vllm_batches"] = pool.batches
             cost = settings.cost(s.prompt_tokens, s.completion_tokens, self.seconds)
             if cost is not None:
                 out["distill.cost_usd"] = round(cost, 4)
@@ -89,9 +93,11 @@ class DistillEngine:
         self.journal = journal
         self.total = total
         self.stats = RunStats()
-        self.pool: TeacherPool | None = None
+        self.pool: TeacherPool | Any = None
         self._client_factory = client_factory
         self._window = max(64, 8 * settings.concurrency)
+        if settings.backend == "vllm":  # room to render the next batch while one runs
+            self._window = max(self._window, 2 * settings.vllm_batch_size)
         self._tasks: set[asyncio.Task] = set()
         self._fatal: BaseException | None = None
         self._open: set = set()   # questions with requests still going
@@ -100,11 +106,15 @@ class DistillEngine:
     async def run(self, records: Iterable[dict],
                   emit: Callable[[list[dict]], Awaitable[None]]) -> None:
         s = self.settings
-        self.pool = TeacherPool(
-            list(s.base_urls), api_key=api_key_from_env(s.api_key_env),
-            concurrency=s.concurrency, request_timeout_s=s.request_timeout_s,
-            request_deadline_s=s.request_deadline_s, rpm=s.rpm, tpm=s.tpm,
-            use_n_param=s.use_n_param, client_factory=self._client_factory)
+        if s.backend == "vllm":
+            from omr_data.distill.vllm_backend import VLLMPool
+            self.pool = VLLMPool(s)
+        else:
+            self.pool = TeacherPool(
+                list(s.base_urls), api_key=api_key_from_env(s.api_key_env),
+                concurrency=s.concurrency, request_timeout_s=s.request_timeout_s,
+                request_deadline_s=s.request_deadline_s, rpm=s.rpm, tpm=s.tpm,
+                use_n_param=s.use_n_param, client_factory=self._client_factory)
         self.progress = Progress(s, self.pool, self.stats, total=self.total, enabled=s.progress)
         start = time.monotonic()
         order: asyncio.Queue = asyncio.Queue(maxsize=self._window)
@@ -299,7 +309,11 @@ def _entries(question: _Question, ks: list[int], result: Completion, s: Settings
 
 def _split_completion_tokens(result: Completion, n: int, max_tokens: int) -> list[int | None]:
     """A request with n > 1 reports one completion count: traces cut off used max_tokens,
-    the others share the rest in proportion to their length."""
+    the others share the rest in proportion to their length. A backend that counts each
+    sample (vLLM's engine) gives exact numbers."""
+    exact = getattr(result, "choice_tokens", None)
+    if exact is not None:
+        return list(exact[:n])
     total = result.completion_tokens
     if total is None:
         return [None] * n

@@ -4,11 +4,11 @@ Pass rates need every trace of a question (`{id}#k` → question `{id}`), and no
 guarantees that the traces of one question share an input shard (a distill run can be
 resumed, mixed or re-sharded). So the stage is two-phase, "identify, then apply":
 
-1. `prepare()` (driver, once) scores every input row, shard by shard, with the math-verify
-   pool and the judge, and writes one verdict file per shard,
+1. One prepare unit per input shard (run by the executor: worker processes or Ray) scores
+   its rows with the math-verify pool and the judge and writes one verdict file,
    `workdir/verdicts/<shard hash>.parquet` (row order = the shard's row order). A killed
-   run keeps finished verdict files and resumes with the rest. Then polars aggregates all
-   verdict files into `workdir/pass_rates.parquet` (question id → k correct of n traces).
+   run keeps finished verdict files and resumes with the rest. Then `prepare_merge`
+   (driver) aggregates them into `workdir/pass_rates.parquet` (question id → k of n).
 2. `process(unit)` (any worker) reads its shard, the shard's verdict file and the pass
    rates of the questions in it, writes `verify.*` into `meta`, and keeps or rejects.
 
@@ -99,27 +99,39 @@ class VerifyStage(Stage):
     cache_exclude = ("judge_base_url", "judge_api_key_env", "judge_concurrency", "judge_cache",
                      "workers")
 
-    # -- phase 1: score everything once ------------------------------------------------
-    def prepare(self, inputs: list[str], ctx: StageContext) -> None:
+    # -- phase 1: score everything once, one prepare unit per shard --------------------
+    # The units run on the executor (worker processes or Ray), each with its own
+    # math-verify pool and judge client; `prepare_merge` then aggregates pass rates.
+    def prepare_units(self, inputs: list[str], ctx: StageContext) -> list[WorkUnit]:
+        (ctx.workdir / "verdicts").mkdir(parents=True, exist_ok=True)
+        return self.plan(inputs)
+
+    def prepare_unit(self, unit: WorkUnit, ctx: StageContext) -> None:
         from omr_data.verify.mathverify import default_pool
 
-        cfg = self.config
+        shard = Path(unit.paths[0])
+        target = ctx.workdir / "verdicts" / f"{shard_key(shard)}.parquet"
+        if target.exists():        # written atomically: a finished shard stays
+            return
+        pool = default_pool(self.config.workers, self.config.timeout_s)  # per process
+        _write_parquet(target, self._score_shard(shard, pool, self._process_judge()))
+
+    def prepare_merge(self, inputs: list[str], ctx: StageContext) -> None:
         verdict_dir = ctx.workdir / "verdicts"
-        verdict_dir.mkdir(parents=True, exist_ok=True)
-        judge = self._make_judge()
-        try:
-            pool = default_pool(cfg.workers, cfg.timeout_s)   # process-wide, closed at exit
-            for path in inputs:
-                for shard in DatasetDir(path).shards:
-                    target = verdict_dir / f"{shard_key(shard)}.parquet"
-                    if not target.exists():           # resume: finished shards stay
-                        _write_parquet(target, self._score_shard(shard, pool, judge))
-        finally:
-            if judge is not None:
-                judge.close()
         _write_pass_rates(verdict_dir, ctx.workdir / "pass_rates.parquet")
         for key, n in _verdict_counts(verdict_dir).items():
             ctx.count(key, n)
+
+    def teardown(self) -> None:
+        judge = getattr(self, "_judge", None)
+        if judge is not None:
+            judge.close()
+            self._judge = None
+
+    def _process_judge(self):
+        if not hasattr(self, "_judge") or self._judge is None:
+            self._judge = self._make_judge()
+        return self._judge
 
     def stats(self, manifest_stats, ctx: StageContext) -> dict:
         """What a card needs to reproduce the verdicts: verifier versions and, with a judge,

@@ -128,11 +128,27 @@ def test_rerun_resumes_from_the_verdicts_already_written(tmp_path):
     from omr_data.stage import StageContext
     ctx = StageContext(workdir=tmp_path / "work")
     (tmp_path / "work").mkdir()
-    stage.prepare([str(tmp_path / "in")], ctx)
+    for unit in stage.prepare_units([str(tmp_path / "in")], ctx):
+        stage.prepare_unit(unit, ctx)
     verdicts = sorted((tmp_path / "work" / "verdicts").glob("*.parquet"))
     stamp = verdicts[0].stat().st_mtime_ns
-    stage.prepare([str(tmp_path / "in")], StageContext(workdir=tmp_path / "work"))
+    for unit in stage.prepare_units([str(tmp_path / "in")], ctx):
+        stage.prepare_unit(unit, StageContext(workdir=tmp_path / "work"))
     assert verdicts[0].stat().st_mtime_ns == stamp
+
+
+def test_scoring_runs_in_executor_workers_with_the_inline_result(tmp_path):
+    from omr_data.executors.local import LocalExecutor
+    from omr_data.runner import run_stage
+    rows = [trace(f"q{i}", k, "4", GOOD.format("4" if k % 2 else "5"))
+            for i in range(6) for k in range(4)]
+    src = write_dataset(tmp_path / "in", rows, max_rows=5)
+    inline = run_stage(VerifyStage({"workers": 1}), [src.path], tmp_path / "a",
+                       executor=LocalExecutor(1), progress=False)
+    pooled = run_stage(VerifyStage({"workers": 1}), [src.path], tmp_path / "b",
+                       executor=LocalExecutor(2), progress=False)
+    assert inline.manifest["fingerprint"] == pooled.manifest["fingerprint"]
+    assert pooled.manifest["rows"] == 12 and pooled.manifest["stats"]["traces"] == 24
 
 
 def test_config_rejects_bad_values_with_a_fix():

@@ -58,6 +58,22 @@ def baselines(ls: L.LabelledSet, embed) -> dict[str, set]:
     return {"exact hashes": exact, "pHash<=8 & cosine>=0.9": plain}
 
 
+def fine_ms(ls: L.LabelledSet, n: int = 200) -> float:
+    """Mean time of one fine comparison over pairs of rows of one group (as candidates are)."""
+    from omr_data.dedup.image import fine_compare, fine_features
+    groups: dict[str, list[bytes]] = {}
+    for rows in ls.inputs.values():
+        for r in rows:
+            if r["images"]:
+                groups.setdefault(ls.group[r["id"]], []).append(r["images"][0]["bytes"])
+    pairs = [(g[0], x) for g in groups.values() for x in g[1:]][:n]
+    feats = [(fine_features(a), fine_features(b)) for a, b in pairs]
+    t = time.perf_counter()
+    for a, b in feats:
+        fine_compare(a, b)
+    return 1000 * (time.perf_counter() - t) / max(1, len(feats))
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--base", type=int, default=120, help="base items (about 12 rows each)")
@@ -97,6 +113,10 @@ def main(argv=None) -> int:
           f"{counters.get('image_candidate_pairs')} image candidate pairs, "
           f"{counters.get('fine_comparisons', 0)} fine comparisons, "
           f"{counters.get('texts_embedded', 0)} texts embedded")
+    print(f"  fine comparison: {fine_ms(ls):.1f} ms per pair (features cached, 1 thread), "
+          f"verify phase {1000 * counters.get('verify_s', 0) / max(1, counters.get('fine_comparisons', 0)):.1f} ms "
+          f"per fine comparison; {counters.get('image_conflicts', 0)} image conflicts, "
+          f"{counters.get('links_refused_by_conflict', 0)} links refused by them")
     contaminated = ls.contaminated()
     pred_cont = {rid for rid, why in reasons.items() if why.startswith("contaminated")}
     cp, cr = L.precision_recall(pred_cont, set(contaminated))

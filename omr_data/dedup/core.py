@@ -12,8 +12,11 @@ The work, in bounded memory (hashes, guards and embeddings are held; images neve
    image of the other (same bytes, or pHash close *and* `fine_score` high); texts match
    when their normalised texts are equal, or their guards agree and their embeddings are
    close. Image rows need both; text-only rows need a text match at `text_only_threshold`.
-4. Union-find over the duplicate pairs among the inputs; a survivor per cluster by `keep`;
-   rows that match a benchmark row are contaminated, whatever their cluster.
+4. Union-find over the duplicate pairs among the inputs, strongest first, refusing any
+   union that would put two rows in one cluster whose texts match but whose figures were
+   decisively found different (a cannot-link: a redrawn figure must not join through a
+   downscaled copy); a survivor per cluster by `keep`; rows that match a benchmark row are
+   contaminated, whatever their cluster.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ class Thresholds:
     fine: float = 0.85          # fine_score for an image match
     text: float = 0.9          # cosine for a text match when the images match
     text_only: float = 0.95    # cosine for a text match between text-only rows
+    conflict: float = 0.55     # fine_score this low: evidence that two figures differ
 
 
 @dataclass
@@ -337,6 +341,53 @@ def images_match(rows: Rows, a: int, b: int, th: Thresholds, fine_of) -> tuple[b
     return True, worst_d, worst_f
 
 
+def _images_conflict(rows: Rows, a: int, b: int, th: Thresholds, fine_result) -> bool:
+    """Two one-image rows whose figures were compared and found clearly different: a
+    cannot-link, so that no chain of weaker matches (through a downscaled copy, say) puts
+    them in one cluster."""
+    if len(rows.row_images[a]) != 1 or len(rows.row_images[b]) != 1:
+        return False
+    i, j = rows.row_images[a][0], rows.row_images[b][0]
+    pi, pj = rows.img_phash[i], rows.img_phash[j]
+    if pi < 0 or pj < 0 or img_mod.hamming(pi, pj) > th.image:
+        return False
+    score, decisive = fine_result(i, j)
+    return decisive and score < th.conflict
+
+
+def cluster_links(rows: Rows, links: list[Edge], conflicts: set[tuple[int, int]],
+                  stats: Counter) -> UnionFind:
+    """Union-find over the duplicate links, strongest first, never joining two clusters
+    between which a conflict (a cannot-link) exists. The order depends on the evidence and
+    the row ids only, so the clusters do not depend on the order of inputs or rows."""
+    uf = UnionFind(len(rows))
+    members: dict[int, set[int]] = {}
+    against: dict[int, set[int]] = defaultdict(set)
+    for a, b in conflicts:
+        against[a].add(b)
+        against[b].add(a)
+
+    def strength(e: Edge):
+        lo, hi = sorted((rows.ids[e.a], rows.ids[e.b]))
+        return (-(e.fine if e.fine is not None else 1.0), -e.cosine, lo, hi)
+
+    for e in sorted(links, key=strength):
+        ra, rb = uf.find(e.a), uf.find(e.b)
+        if ra == rb:
+            continue
+        ma, mb = members.get(ra, {ra}), members.get(rb, {rb})
+        if against and any(against[m] & mb for m in ma if m in against):
+            stats["links_refused_by_conflict"] += 1
+            continue
+        uf.union(ra, rb)
+        root = uf.find(ra)
+        members.pop(ra, None)
+        members.pop(rb, None)
+        members[root] = ma | mb
+    stats["image_conflicts"] = len(conflicts)
+    return uf
+
+
 def text_similarity(rows: Rows, emb: dict[int, np.ndarray], a: int, b: int) -> float | None:
     """Cosine of the two texts (1.0 when their normalised texts are equal), None when the
     guards disagree (different numbers, letters, antonyms or negations)."""
@@ -473,17 +524,22 @@ def find_duplicates(inputs: Sequence[DatasetDir], against: Sequence[DatasetDir],
     text_pairs = text_candidates(rows, emb, th.text_only, n_inputs)
     stats["text_candidate_pairs"] = len(text_pairs)
 
-    fine_cache: dict[tuple[int, int], float] = {}
+    fine_cache: dict[tuple[int, int], tuple[float, bool]] = {}
 
-    def fine_of(i: int, j: int) -> float:
+    def fine_result(i: int, j: int) -> tuple[float, bool]:
         key = (min(i, j), max(i, j))
         if key not in fine_cache:
             a, b = store.get(key[0]), store.get(key[1])
-            fine_cache[key] = 0.0 if a is None or b is None else img_mod.fine_score(a, b)
+            fine_cache[key] = (0.0, False) if a is None or b is None else \
+                img_mod.fine_compare(a, b)
             stats["fine_comparisons"] += 1
         return fine_cache[key]
 
+    def fine_of(i: int, j: int) -> float:
+        return fine_result(i, j)[0]
+
     edges: dict[tuple[int, int], Edge] = {}
+    conflicts: set[tuple[int, int]] = set()  # same text, clearly different figures
     for a, b in sorted(img_pairs):
         cos = text_similarity(rows, emb, a, b)
         if cos is None:
@@ -495,6 +551,8 @@ def find_duplicates(inputs: Sequence[DatasetDir], against: Sequence[DatasetDir],
         ok, d, f = images_match(rows, a, b, th, fine_of)
         if not ok:
             stats["pairs_rejected_image"] += 1
+            if _images_conflict(rows, a, b, th, fine_result):
+                conflicts.add((a, b))
             continue
         edges[(a, b)] = Edge(a, b, d, f, cos)
     for a, b in sorted(text_pairs):
@@ -509,8 +567,8 @@ def find_duplicates(inputs: Sequence[DatasetDir], against: Sequence[DatasetDir],
     (workdir / "fine.sqlite").unlink(missing_ok=True)
     stats["verify_s"] = round(time.perf_counter() - t, 3)
 
-    uf = UnionFind(len(rows))
     contaminated: dict[int, Edge] = {}
+    links = []
     for (a, b), e in edges.items():
         bench_a, bench_b = rows.ds[a] >= n_inputs, rows.ds[b] >= n_inputs
         if bench_a or bench_b:
@@ -519,7 +577,8 @@ def find_duplicates(inputs: Sequence[DatasetDir], against: Sequence[DatasetDir],
             if old is None or e.cosine + (e.fine or 1.0) > old.cosine + (old.fine or 1.0):
                 contaminated[r] = e
         else:
-            uf.union(a, b)
+            links.append(e)
+    uf = cluster_links(rows, links, conflicts, stats)
     members: dict[int, list[int]] = defaultdict(list)
     for r in range(len(rows)):
         if rows.ds[r] < n_inputs:

@@ -6,13 +6,20 @@ Three levels, cheapest first:
 2. A 64-bit pHash (`imagehash`) of the grayscale image with uniform borders trimmed: stable
    under resizing, re-encoding, brightness/contrast, grayscale and added borders; crops of a
    few percent move it by a few bits. It only *proposes* candidates (through an index).
-3. `fine_score(a, b)` for candidates: both images trimmed, aligned for small crops by
-   matching their row/column intensity profiles (then refined to a fraction of a pixel),
-   compared at the smaller one's resolution with grey levels matched, block by block. The
-   score is 1 - the share of clearly differing pixels in the worst block, so a figure
-   redrawn with another bar or cell scores low while JPEG noise, spread thin, does not.
-   Known limit: a single changed digit in a table or a diagram label, seen through a
-   downscaled or grayscale copy, often still scores above the threshold.
+3. `fine_compare(a, b)` / `fine_score(a, b)` for candidates: both images trimmed (luminance
+   only, so grayscale copies compare like colour ones), aligned per side (either image may
+   be the cropped one) by row/column profiles, checked in 2D, then refined per axis (offset
+   and scale) to a fraction of a pixel from block-wise shifts; compared at the smaller one's
+   resolution for *structure* (local correlation, best over half-pixel shifts) and *level*
+   (local mean after a linear grey-level map). A copy differs a little everywhere; a figure
+   redrawn with another number, bar or cell differs in one place, and that place is what
+   the score measures (see "the finer comparison" below). A comparison whose common region
+   is under `MIN_SIDE` px, or that cannot be aligned, is not decisive: no match, and no
+   evidence of a difference either (the clustering in core.py uses decisive differences
+   as cannot-links).
+   Known limit: a single changed digit seen only through a copy downscaled to about half
+   size (glyphs of 4-6 px) can still score as a match on its own; the cannot-link with the
+   full-size original then keeps it out of the cluster.
 
 dHash and wHash were measured on the same figures and did not separate duplicates from
 redrawn templates better than pHash after trimming, so only pHash is indexed.
@@ -24,13 +31,18 @@ import hashlib
 import io
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image
 
-FINE_SIZE = 192         # largest side at which `fine_score` compares two images
-BLOCKS = 12             # blocks across the shorter side in the worst-block comparison
-PIXEL_DIFF = 0.3        # a pixel differs when off by more than this share of the grey range
-PROFILE_SIZE = 192      # samples of the row/column profiles used to align crops
+FINE_SIZE = 384         # largest side of the fine features (and of the fine comparison)
 MAX_CROP = 0.09         # largest crop per side (fraction of the trimmed image) searched
+WINDOW = 1.0            # Gaussian window (px at the comparison resolution) of local statistics
+INK_CONTRAST = 0.1      # local contrast (share of the grey range) that counts as structure
+STRUCTURE_LIMIT = 0.11  # structure defect at which two images are different figures
+STRUCTURE_ANYWHERE = 0.4  # structure defect (1 - local correlation) that no copy reaches
+PEAK_RADIUS = 8         # px between the places whose defects are compared
+LEVEL_LIMIT = 0.08      # local grey-level defect (share of the range) at which they differ
+MAX_ALIGN_ERROR = 0.6   # z-scored mean difference after alignment beyond which they differ
+MIN_SIDE = 72           # px: a common region smaller than this cannot tell a copy from a redraw
 TRIM_TOLERANCE = 0.3    # fraction of the image's contrast a border pixel may differ by
 
 Image.MAX_IMAGE_PIXELS = 20_000 * 20_000
@@ -133,176 +145,301 @@ def image_signature(data: bytes) -> tuple[bytes, int | None]:
 
 
 # ---------------------------------------------------------------------------------------
-# the finer comparison
-
-
-def decode_rgb(data: bytes) -> Image.Image:
-    try:
-        img = Image.open(io.BytesIO(data))
-        img.draft("RGB", (1024, 1024))
-        img.load()
-    except Exception as err:
-        raise ImageDecodeError(f"{type(err).__name__}: {err}") from None
-    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-        rgba = img.convert("RGBA")
-        img = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
-    img = img.convert("RGB")
-    if max(img.size) > 1024:
-        img.thumbnail((1024, 1024), Image.BILINEAR)
-    return img
+# the finer comparison: structure, not intensity
+#
+# Re-encoding, resizing, brightness/contrast and grayscale change pixels everywhere, a
+# little, and add no structure; a redrawn number, label, bar or cell changes the structure
+# (or the grey level of an area) in one place. So after aligning the two images at the
+# smaller one's resolution, `fine_score` looks for the one place where they disagree:
+#
+# - structure: the local correlation of the two images (SSIM's structure term, in a
+#   Gaussian window of `WINDOW` px), best over half-pixel shifts, wherever either image has
+#   local contrast; its worst 5x5 neighbourhood, less the fifth-worst one elsewhere (a
+#   downscaled, re-encoded copy differs a little at every glyph; a redrawn figure differs
+#   much more at one place);
+# - level: the local mean difference after a linear map of the grey levels (a cell or bar
+#   filled with another colour has the same structure but another level).
+#
+# Each defect is divided by its limit; the score is 1 - 0.15 * the larger ratio, so the
+# default threshold 0.85 is "no defect at or above its limit".
 
 
 def fine_features(data: bytes) -> np.ndarray | None:
-    """The trimmed image (long side at most 256) as uint8 HxWx3, or HxW when it has no colour."""
+    """The trimmed image as uint8 luminance, long side at most `FINE_SIZE`."""
     try:
-        rgb = decode_rgb(data)
+        gray = decode_gray(data)
     except ImageDecodeError:
         return None
-    gray = rgb.convert("L")
     trimmed = trim_borders(gray)
-    box = getattr(trimmed, "_trim_box", None)
-    if box is not None:
-        rgb = rgb.crop(box)
-    if max(rgb.size) > 256:
-        rgb.thumbnail((256, 256), Image.LANCZOS)
-    arr = np.asarray(rgb, dtype=np.int16)
-    chroma = np.abs(arr - arr.mean(axis=2, keepdims=True)).max()
-    if chroma <= 24:  # grayscale (or nearly): compare luminance only
-        return np.asarray(rgb.convert("L"), dtype=np.uint8).copy()
-    return arr.astype(np.uint8)
+    if max(trimmed.size) > FINE_SIZE:
+        trimmed = trimmed.copy()
+        trimmed.thumbnail((FINE_SIZE, FINE_SIZE), Image.LANCZOS)
+    return np.asarray(trimmed, dtype=np.uint8).copy()
 
 
 def _luma(arr: np.ndarray) -> np.ndarray:
     if arr.ndim == 2:
         return arr
-    return np.asarray(Image.fromarray(arr).convert("L"))
-
-
-def _profiles(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    a = _luma(arr).astype(np.float32)
-    return _resample(a.mean(axis=0)), _resample(a.mean(axis=1))
-
-
-def _resample(profile: np.ndarray, n: int = PROFILE_SIZE) -> np.ndarray:
-    x = np.linspace(0, 1, len(profile))
-    return np.interp(np.linspace(0, 1, n), x, profile)
-
-
-def _standardise(v: np.ndarray) -> np.ndarray:
-    v = v - v.mean(axis=-1, keepdims=True)
-    return v / (np.linalg.norm(v, axis=-1, keepdims=True) + 1e-6)
-
-
-_CUTS = np.arange(0.0, MAX_CROP + 1e-9, 0.005)
-
-
-def _best_cut(outer: np.ndarray, inner: np.ndarray) -> tuple[float, float, float]:
-    """The (start, end) cut of `outer`'s profile that best matches `inner`, and the match."""
-    u = np.linspace(0, 1, PROFILE_SIZE)
-    lo, hi = np.meshgrid(_CUTS, _CUTS, indexing="ij")
-    lo, hi = lo.ravel(), hi.ravel()
-    pos = lo[:, None] + (1 - lo - hi)[:, None] * u[None, :]
-    xs = np.linspace(0, 1, len(outer))
-    sampled = np.interp(pos.ravel(), xs, outer).reshape(pos.shape)
-    corr = _standardise(sampled) @ _standardise(inner[None, :])[0]
-    best = int(np.argmax(corr))
-    return float(lo[best]), float(hi[best]), float(corr[best])
-
-
-def _region(arr: np.ndarray, box: tuple[float, float, float, float],
-            size: tuple[int, int]) -> np.ndarray:
-    img = Image.fromarray(arr)
-    w, h = img.size
-    l_, t, r, b = box
-    region = (l_ * w, t * h, (1 - r) * w, (1 - b) * h)
-    out = img.resize(size, Image.LANCZOS, box=region, reducing_gap=3.0)
-    out = np.asarray(out.filter(ImageFilter.GaussianBlur(0.6)), dtype=np.float32)
-    return out if out.ndim == 3 else out[:, :, None]
-
-
-def _match_histogram(src: np.ndarray, ref: np.ndarray) -> np.ndarray:
-    """`src` with its levels mapped monotonically onto `ref`'s distribution, so brightness,
-    contrast and gamma changes do not count as differences."""
-    flat = src.ravel()
-    order = np.sort(flat)
-    rank = (np.searchsorted(order, flat, "left") + np.searchsorted(order, flat, "right")) / 2
-    ref_sorted = np.sort(ref.ravel())
-    idx = np.clip((rank / max(1, flat.size - 1) * (ref_sorted.size - 1)).astype(np.int64), 0,
-                  ref_sorted.size - 1)
-    return ref_sorted[idx].reshape(src.shape)
-
-
+    return np.asarray(Image.fromarray(arr.astype(np.uint8)).convert("L"))
 
 
 def _zscore(v: np.ndarray) -> np.ndarray:
     return (v - v.mean()) / (v.std() + 1e-6)
 
 
-def _block_share(x: np.ndarray, y: np.ndarray, span: np.ndarray) -> float:
-    """The largest share of clearly differing pixels (off by > 30 % of the grey range) in any
-    block: noise spreads thin, a changed number, bar or cell piles up in a block."""
-    h, w = y.shape[:2]
-    block = max(6, min(h, w) // BLOCKS)
-    ny, nx = h // block, w // block
-    if ny == 0 or nx == 0:
-        return 1.0
-    differs = (np.abs(x - y) > PIXEL_DIFF * span).any(axis=2)[: ny * block, : nx * block]
-    return float(differs.reshape(ny, block, nx, block).mean(axis=(1, 3)).max())
+def _region(arr: np.ndarray, box, size: tuple[int, int], how=Image.LANCZOS) -> np.ndarray:
+    """`arr` cut by `box` (fractions left, top, right, bottom) resampled to `size` (w, h)."""
+    img = Image.fromarray(arr)
+    w, h = img.size
+    l_, t, r, b = box
+    out = img.resize(size, how, box=(l_ * w, t * h, (1 - r) * w, (1 - b) * h),
+                     reducing_gap=3.0)
+    return np.asarray(out, dtype=np.float32)
+
+
+def _shrink(arr: np.ndarray, f: float) -> np.ndarray:
+    if f >= 1.0:
+        return arr
+    img = Image.fromarray(arr)
+    return np.asarray(img.resize((max(8, round(img.size[0] * f)), max(8, round(img.size[1] * f))),
+                                 Image.BOX))
+
+
+_SIGNED_CUTS = np.round(np.arange(-MAX_CROP, MAX_CROP + 1e-9, 0.0075), 4)
+_FINE_CUTS = np.arange(-0.007, 0.00701, 0.001)
+
+
+def _axis_cuts(pa: np.ndarray, pb: np.ndarray, los, his, n: int, k: int):
+    """The `k` best (lo, hi) cuts of one axis by profile correlation (distinct ones).
+
+    A positive cut removes that share of `a` on that side, a negative one of `b`: each side
+    of either image may be the one cropped (a crop can cut into the figure on one side and
+    leave a margin on the other)."""
+    u = np.linspace(0, 1, n)
+    lo, hi = np.meshgrid(los, his, indexing="ij")
+    lo, hi = lo.ravel(), hi.ravel()
+
+    def sample(p, l_, h_):
+        pos = l_[:, None] + (1 - l_ - h_)[:, None] * u[None, :]
+        v = np.interp(pos.ravel(), np.linspace(0, 1, len(p)), p).reshape(pos.shape)
+        v = v - v.mean(axis=1, keepdims=True)
+        return v / (np.linalg.norm(v, axis=1, keepdims=True) + 1e-6)
+
+    corr = (sample(pa, np.maximum(lo, 0), np.maximum(hi, 0))
+            * sample(pb, np.maximum(-lo, 0), np.maximum(-hi, 0))).sum(axis=1)
+    out: list[tuple[float, float]] = []
+    for o in np.argsort(-corr):
+        if all(abs(lo[o] - p) + abs(hi[o] - q) > 0.0125 for p, q in out):
+            out.append((float(lo[o]), float(hi[o])))
+            if len(out) >= k:
+                break
+    return out
+
+
+def _boxes(cx, cy):
+    """Signed per-axis cuts -> (box of a, box of b) as (left, top, right, bottom)."""
+    return ([max(cx[0], 0.0), max(cy[0], 0.0), max(cx[1], 0.0), max(cy[1], 0.0)],
+            [max(-cx[0], 0.0), max(-cy[0], 0.0), max(-cx[1], 0.0), max(-cy[1], 0.0)])
+
+
+def _align(a: np.ndarray, b: np.ndarray):
+    """(error, box of a, box of b) so that the two boxes hold the same content.
+
+    Per axis, candidate cuts come from the row/column profiles (a few best, and none); the
+    combination with the smallest difference at low resolution wins, then each axis is
+    refined to 0.1 % on full-length profiles."""
+    fa, fb = a.astype(np.float32), b.astype(np.float32)
+    ax, ay, bx, by = fa.mean(0), fa.mean(1), fb.mean(0), fb.mean(1)
+    cands = []
+    for pa, pb in ((ax, bx), (ay, by)):
+        c = _axis_cuts(pa, pb, _SIGNED_CUTS, _SIGNED_CUTS, 96, 3)
+        if (0.0, 0.0) not in c:
+            c.append((0.0, 0.0))
+        cands.append(c)
+    f = min(1.0, 96 / max(a.shape + b.shape))
+    size = (max(8, round(min(a.shape[1], b.shape[1]) * f)),
+            max(8, round(min(a.shape[0], b.shape[0]) * f)))
+    # cut from copies at twice the check's resolution: the same result, far cheaper
+    sa, sb = (_shrink(v, 2 * f) for v in (a, b))
+    best = None
+    for cx in cands[0]:
+        for cy in cands[1]:
+            box_a, box_b = _boxes(cx, cy)
+            err = float(np.abs(_zscore(_region(sa, box_a, size, Image.BILINEAR))
+                               - _zscore(_region(sb, box_b, size, Image.BILINEAR))).mean())
+            if best is None or err < best[0]:
+                best = (err, cx, cy)
+    err, cx, cy = best
+    n = min(512, max(a.shape + b.shape))
+    cx = _axis_cuts(ax, bx, cx[0] + _FINE_CUTS, cx[1] + _FINE_CUTS, n, 1)[0]
+    cy = _axis_cuts(ay, by, cy[0] + _FINE_CUTS, cy[1] + _FINE_CUTS, n, 1)[0]
+    return (err, *_boxes(cx, cy))
+
+
+def _parabola(cm: float, c0: float, cp: float) -> float:
+    den = cm - 2 * c0 + cp
+    return 0.0 if den <= 1e-9 else float(np.clip(0.5 * (cm - cp) / den, -0.5, 0.5))
+
+
+def _refine(a: np.ndarray, box_a, b: np.ndarray, box_b, size, nb: int = 3, r: int = 2):
+    """`box_a` corrected so that the residual shift between the two regions, measured per
+    block of an nb x nb grid to a fraction of a pixel, vanishes (per axis: offset + scale)."""
+    w, h = size
+    x, y = _zscore(_region(a, box_a, size)), _zscore(_region(b, box_b, size))
+    bh, bw = (h - 2 * r) // nb, (w - 2 * r) // nb
+    yc = y[r:r + nb * bh, r:r + nb * bw]
+    costs = np.empty((2 * r + 1, 2 * r + 1, nb, nb))
+    for i, dy in enumerate(range(-r, r + 1)):
+        for j, dx in enumerate(range(-r, r + 1)):
+            xs = x[r + dy:r + dy + nb * bh, r + dx:r + dx + nb * bw]
+            costs[i, j] = ((xs - yc) ** 2).reshape(nb, bh, nb, bw).mean(axis=(1, 3))
+    spread = yc.reshape(nb, bh, nb, bw).std(axis=(1, 3))
+    pts = []
+    for bi in range(nb):
+        for bj in range(nb):
+            c = costs[:, :, bi, bj]
+            i, j = np.unravel_index(np.argmin(c), c.shape)
+            fy = _parabola(c[i - 1, j], c[i, j], c[i + 1, j]) if 0 < i < 2 * r else 0.0
+            fx = _parabola(c[i, j - 1], c[i, j], c[i, j + 1]) if 0 < j < 2 * r else 0.0
+            conf = float(np.partition(c.ravel(), 1)[1] - c[i, j]) + 1e-6
+            pts.append((r + (bj + 0.5) * bw, r + (bi + 0.5) * bh, j - r + fx, i - r + fy,
+                        float(spread[bi, bj]) * conf))
+    pts = np.array(pts)
+    weight = np.sqrt(pts[:, 4])
+    if weight.sum() <= 0:
+        return box_a
+    box = list(box_a)
+    for axis, (pos, d, n) in enumerate(((pts[:, 0], pts[:, 2], w), (pts[:, 1], pts[:, 3], h))):
+        design = np.stack([np.ones_like(pos), pos / n], 1) * weight[:, None]
+        p, q = np.linalg.lstsq(design, d * weight, rcond=None)[0]
+        lo, hi = box[axis], box[axis + 2]
+        span = 1 - lo - hi
+        new_lo = lo + p / n * span
+        new_hi = 1 - (lo + (1 + (p + q) / n) * span)
+        box[axis], box[axis + 2] = max(0.0, new_lo), max(0.0, new_hi)
+    return box
+
+
+def _fit_levels(src: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """`src` with its grey levels mapped onto `ref`'s by a linear map (least squares over the
+    aligned pixels, twice leaving out the worst tenth) clipped to `ref`'s range, so
+    brightness and contrast changes do not count as differences. Linear on purpose: a free
+    monotone map (histogram matching) can turn one colour into another and hide a cell or
+    bar redrawn in another colour."""
+    xs, ys = src.ravel().astype(np.float64), ref.ravel().astype(np.float64)
+    keep = np.ones(xs.size, dtype=bool)
+    for _ in range(2):
+        design = np.stack([xs[keep], np.ones(int(keep.sum()))], 1)
+        (alpha, beta), *_ = np.linalg.lstsq(design, ys[keep], rcond=None)
+        res = np.abs(alpha * xs + beta - ys)
+        keep = res <= max(8.0, float(np.percentile(res, 90)))
+    return np.clip(alpha * src + beta, float(ys.min()), float(ys.max())).astype(np.float32)
+
+
+def _shift(a: np.ndarray, dx: float, dy: float) -> np.ndarray:
+    """`a` sampled at (x + dx, y + dy) for dx, dy in {-0.5, 0, 0.5}; edges replicated."""
+    if dy:
+        nb = np.concatenate([a[1:], a[-1:]]) if dy > 0 else np.concatenate([a[:1], a[:-1]])
+        a = (a + nb) * 0.5
+    if dx:
+        nb = (np.concatenate([a[:, 1:], a[:, -1:]], 1) if dx > 0
+              else np.concatenate([a[:, :1], a[:, :-1]], 1))
+        a = (a + nb) * 0.5
+    return a
+
+
+def _defect_maps(a: np.ndarray, b: np.ndarray):
+    """(structure defect map, ink mask, level defect map, alignment error) of two fine
+    features, aligned at the smaller one's resolution; None for the maps when the common
+    region is too small to compare."""
+    from scipy import ndimage as ndi
+
+    if a.ndim == 3 or b.ndim == 3:
+        a, b = _luma(a), _luma(b)
+    err, box_a, box_b = _align(a, b)
+    # `a` is the side whose box is refined (and whose levels are mapped): the one cut more,
+    # so the refinement moves its cuts inward; ties by content, so the score is symmetric
+    if (sum(box_b), b.shape, int(b.sum())) > (sum(box_a), a.shape, int(a.sum())):
+        a, b, box_a, box_b = b, a, box_b, box_a
+    w = int(min(a.shape[1] * (1 - box_a[0] - box_a[2]), b.shape[1] * (1 - box_b[0] - box_b[2])))
+    h = int(min(a.shape[0] * (1 - box_a[1] - box_a[3]), b.shape[0] * (1 - box_b[1] - box_b[3])))
+    if w < 12 or h < 12:
+        return None, None, None, err
+    if min(w, h) >= 24:
+        box_a = _refine(a, box_a, b, box_b, (w, h))
+    y = _region(b, box_b, (w, h))
+    x = _fit_levels(_region(a, box_a, (w, h)), y)
+    span = max(16.0, float(np.percentile(y, 99.5) - np.percentile(y, 0.5)))
+    x, y = x / span, y / span
+
+    def g(v):
+        return ndi.gaussian_filter(v, WINDOW, truncate=2.5)
+
+    my = g(y)
+    vy = np.maximum(g(y * y) - my * my, 0)
+    mx0 = g(x)
+    vx0 = np.maximum(g(x * x) - mx0 * mx0, 0)
+    c = 0.03 ** 2
+    best_s = np.full(y.shape, -np.inf, np.float32)
+    best_l = np.full(y.shape, np.inf, np.float32)
+    for dy in (-0.5, 0.0, 0.5):
+        for dx in (-0.5, 0.0, 0.5):
+            mx, vx = _shift(mx0, dx, dy), _shift(vx0, dx, dy)
+            cov = g(_shift(x, dx, dy) * y) - mx * my
+            np.maximum(best_s, (cov + c) / (np.sqrt(vx * vy) + c), out=best_s)
+            np.minimum(best_l, np.abs(mx - my), out=best_l)
+    inner = (slice(2, -2), slice(2, -2))  # the outermost pixels hold cut-off strokes
+    ink = np.sqrt(np.maximum(vx0, vy))[inner] >= INK_CONTRAST
+    ds = np.where(ink, 1 - best_s[inner], 0.0)
+    return ds, ink, best_l[inner], err
+
+
+def _peaks(v: np.ndarray, n: int, radius: int) -> list[float]:
+    """The `n` highest values of `v` at least `radius` px apart (non-maximum suppression)."""
+    v = v.copy()
+    out = []
+    for _ in range(n):
+        i, j = np.unravel_index(int(np.argmax(v)), v.shape)
+        out.append(float(v[i, j]))
+        v[max(0, i - radius):i + radius + 1, max(0, j - radius):j + radius + 1] = 0.0
+    return out
+
+
+def fine_defects(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float, int]:
+    """(structure defect, level defect, alignment error, shorter side of the compared
+    region in px) of two fine features.
+
+    The structure defect (averaged over 5x5 px) is how far the worst place stands out above
+    the fifth-worst place (places at least `PEAK_RADIUS` px apart): a copy's noise is
+    everywhere, a redrawn number or label is in one place (or a few). It is at least the
+    worst place's excess over `STRUCTURE_ANYWHERE`, for figures changed in many places."""
+    from scipy import ndimage as ndi
+
+    ds, ink, dl, err = _defect_maps(a, b)
+    if ds is None:
+        return 1.0, 1.0, err, 0
+    peaks = _peaks(ndi.uniform_filter(ds, 5), 5, PEAK_RADIUS)
+    structure = max(peaks[0] - peaks[-1], peaks[0] - STRUCTURE_ANYWHERE)
+    level = float(ndi.uniform_filter(dl, 5).max())
+    return max(0.0, structure), level, err, min(ds.shape) + 4
+
+
+def fine_compare(a: np.ndarray, b: np.ndarray) -> tuple[float, bool]:
+    """(score, decisive): the score is 1.0 for the same figure and lower the more it differs
+    in one place (see above; 0.85 is where a defect reaches its limit). `decisive` is False
+    when the comparison could not tell (the common region is under `MIN_SIDE` px, where a
+    redrawn digit is a pixel or two, or the two could not be aligned): the score is then
+    0.0, no match, but no evidence that the figures differ either."""
+    if a.size == 0 or b.size == 0:
+        return 0.0, False
+    if a.shape == b.shape and np.array_equal(a, b):
+        return 1.0, True
+    structure, level, err, side = fine_defects(a, b)
+    if err > MAX_ALIGN_ERROR or side < MIN_SIDE:
+        return 0.0, False
+    return max(0.0, 1.0 - 0.15 * max(structure / STRUCTURE_LIMIT, level / LEVEL_LIMIT)), True
 
 
 def fine_score(a: np.ndarray, b: np.ndarray) -> float:
-    """1 - the share of differing pixels in the worst block after alignment (1.0 = same).
-
-    Either image may be a crop of the other: per axis, the cut of the outer image whose
-    intensity profile best matches the inner one is found by a search, then refined to a
-    fraction of a pixel by minimising the mean difference. Both are compared at the
-    resolution of the smaller one, levels matched per channel (colour only when both have
-    colour).
-    """
-    if a.size == 0 or b.size == 0:
-        return 0.0
-    if (a.ndim == 3) != (b.ndim == 3):
-        a, b = _luma(a), _luma(b)
-    (ax, ay), (bx, by) = _profiles(a), _profiles(b)
-    best = None
-    for outer, ox, oy, inner, ix, iy in ((a, ax, ay, b, bx, by), (b, bx, by, a, ax, ay)):
-        l_, r, cx = _best_cut(ox, ix)
-        t, btm, cy = _best_cut(oy, iy)
-        score = cx + cy
-        if best is None or score > best[0]:
-            best = (score, outer, [l_, t, r, btm], inner)
-    _, outer, box, inner = best
-    w = int(min(inner.shape[1], outer.shape[1] * (1 - box[0] - box[2]), FINE_SIZE))
-    h = int(min(inner.shape[0], outer.shape[0] * (1 - box[1] - box[3]), FINE_SIZE))
-    if w < 8 or h < 8:
-        return 0.0
-    y = _region(inner, (0.0, 0.0, 0.0, 0.0), (w, h))
-    flat = y.reshape(-1, y.shape[2])
-    span = np.maximum(16.0, np.percentile(flat, 99, axis=0) - np.percentile(flat, 1, axis=0))
-
-    def view(bx_):
-        x = _region(outer, tuple(bx_), (w, h))
-        return np.stack([_match_histogram(x[:, :, c], y[:, :, c]) for c in range(y.shape[2])],
-                        axis=2)
-
-    y_std = _zscore(y.mean(axis=2))
-    outer_l = _luma(outer)
-
-    def cost(bx_):  # alignment only: z-scored luminance is enough
-        return float(np.abs(_zscore(_region(outer_l, tuple(bx_), (w, h))[:, :, 0])
-                            - y_std).mean())
-
-    current = cost(box)
-    steps = [1.0 / outer.shape[1], 1.0 / outer.shape[0]] * 2  # one pixel of the outer image
-    for _ in range(3):
-        improved = False
-        for k in range(4):
-            for sign in (1, -1):
-                trial = list(box)
-                trial[k] = max(0.0, trial[k] + sign * steps[k])
-                c = cost(trial)
-                if c < current - 1e-6:
-                    box, current, improved = trial, c, True
-        if not improved:
-            steps = [s / 2 for s in steps]
-    return 1.0 - _block_share(view(box), y, span)
+    """The score of `fine_compare`."""
+    return fine_compare(a, b)[0]

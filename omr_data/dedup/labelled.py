@@ -94,7 +94,9 @@ def perturb_spec(rng: random.Random, spec: dict) -> dict:
     elif kind == "table":
         cells = [list(r) for r in spec["cells"]]
         r, c = rng.randrange(len(cells)), rng.randrange(len(cells[0]))
-        cells[r][c] = (cells[r][c] + rng.randrange(11, 80)) % 89 + 10
+        old = cells[r][c]
+        while cells[r][c] == old:  # (v + k) % 89 + 10 can come back to v
+            cells[r][c] = (old + rng.randrange(11, 80)) % 89 + 10
         new["cells"] = cells
     elif kind == "grid":
         cells = list(spec["cells"])
@@ -482,6 +484,13 @@ def build_labelled_set(n_base: int = 60, *, seed: int = 0, sources: tuple[str, .
                         other_q.choices, [base_png])
             b.out.hard_negatives.append((base, nid, "same image, other question"))
         miss = used = near_miss(rng, kind, q)
+        # the near miss must not be the other question asked above: over the same figure,
+        # that would be one sample labelled as two
+        if (miss.text(kind), tuple(miss.choices or ())) == (other_q.text(kind),
+                                                            tuple(other_q.choices or ())):
+            choices = list(miss.choices or ["10", "20", "30", "40"])
+            choices[rng.randrange(len(choices))] = str(rng.randrange(100, 200))
+            miss = used = Question(miss.template, miss.slots, choices)
         nid = b.add(src(), b.new_group(), "neg:near_miss_question", miss.text(kind), miss.choices,
                     [transform(img, rng.choice(["jpeg_q90", "resize_down"]), rng)])
         b.out.hard_negatives.append((base, nid, "near-miss question over the same figure"))
@@ -503,7 +512,8 @@ def build_labelled_set(n_base: int = 60, *, seed: int = 0, sources: tuple[str, .
             b.add(benchmark, group, "bench", bench_q, bench_c,
                   [transform(img, rng.choice(IMAGE_TRANSFORMS), rng)], bench=True)
         if i % 5 == 3:  # a benchmark row whose near-miss twin is in training: must stay
-            taken = {(text, tuple(q.choices or ())), (used.text(kind), tuple(used.choices or ()))}
+            taken = {(text, tuple(q.choices or ())), (used.text(kind), tuple(used.choices or ())),
+                     (other_q.text(kind), tuple(other_q.choices or ()))}
             for _ in range(5):
                 other = near_miss(rng, kind, q)
                 if (other.text(kind), tuple(other.choices or ())) not in taken:

@@ -4,9 +4,9 @@ import random
 
 from PIL import ImageOps
 
-from omr_data.dedup.image import (decode_gray, fine_features, fine_score, hamming,
-                                  image_signature, trim_borders)
-from omr_data.dedup.labelled import encode, random_spec, render, transform
+from omr_data.dedup.image import (decode_gray, fine_compare, fine_defects, fine_features,
+                                  fine_score, hamming, image_signature, trim_borders)
+from omr_data.dedup.labelled import encode, perturb_spec, random_spec, render, transform
 
 
 def figure(kind="bar", seed=0):
@@ -47,3 +47,46 @@ def test_fine_score_accepts_transformed_copies_and_rejects_other_figures():
     assert fine_score(a, other) < 0.85
     redrawn = fine_features(encode(render({**spec, "values": [v + 15 for v in spec["values"]]})))
     assert fine_score(a, redrawn) < 0.85
+
+
+def _redrawn_table(seed):
+    rng = random.Random(seed)
+    spec = random_spec(rng, "table")
+    cells = [list(r) for r in spec["cells"]]
+    cells[1][1] = cells[1][1] % 80 + 11  # one number changed
+    return render(spec), render({**spec, "cells": cells}), rng
+
+
+def test_fine_score_tells_a_redrawn_number_from_a_copy():
+    """Copies pass, a table with one number redrawn fails when seen at full resolution. (A
+    redrawn copy downscaled to half size can pass on its own: the stage then relies on the
+    conflict with the full-size original, see test_stage.py.)"""
+    for seed in range(6):
+        img, redrawn, rng = _redrawn_table(seed)
+        a = fine_features(encode(img))
+        if seed < 4:
+            for how in ("jpeg_q30", "resize_down", "mixed", "crop", "brightness", "grayscale"):
+                assert fine_score(a, fine_features(transform(img, how, rng))) >= 0.85, (seed, how)
+        for how in ("jpeg_q90", "grayscale", "border", "contrast"):
+            assert fine_score(a, fine_features(transform(redrawn, how, rng))) < 0.7, (seed, how)
+
+
+def test_a_cell_in_another_colour_differs_even_in_grayscale():
+    rng = random.Random(4)
+    spec = random_spec(rng, "grid")
+    img = render(spec)
+    other = perturb_spec(rng, spec)
+    a = fine_features(encode(img))
+    b = fine_features(transform(render(other), "grayscale", rng))
+    structure, level, _, _ = fine_defects(a, b)
+    assert level > 0.08 and fine_score(a, b) < 0.85
+
+
+def test_fine_compare_is_symmetric_and_undecided_on_tiny_regions():
+    img, redrawn, rng = _redrawn_table(5)
+    a = fine_features(encode(img))
+    b = fine_features(transform(img, "crop", rng))
+    assert fine_compare(a, b) == fine_compare(b, a)
+    tiny = fine_features(encode(img.resize((40, 30))))
+    score, decisive = fine_compare(a, tiny)
+    assert score < 0.85 and not decisive

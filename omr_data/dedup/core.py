@@ -16,7 +16,8 @@ The work, in bounded memory (hashes, guards and embeddings are held; images neve
    union that would put two rows in one cluster whose texts match but whose figures were
    decisively found different (a cannot-link: a redrawn figure must not join through a
    downscaled copy); a survivor per cluster by `keep`; rows that match a benchmark row are
-   contaminated, whatever their cluster.
+   contaminated, and so is every other member of their cluster (a duplicate of a
+   contaminated row would leak the benchmark otherwise).
 """
 
 from __future__ import annotations
@@ -401,6 +402,20 @@ def text_similarity(rows: Rows, emb: dict[int, np.ndarray], a: int, b: int) -> f
     return float(np.dot(emb[a], emb[b]))
 
 
+def spread_contamination(members: dict[int, list[int]], contaminated: dict[int, Edge],
+                         ids: list[str]) -> dict[int, int]:
+    """Every member of a cluster holding a benchmark match is contaminated too (through the
+    member with the smallest id); `contaminated` is extended in place. Returns row → that
+    member."""
+    via: dict[int, int] = {}
+    for ms in members.values():
+        hits = sorted((m for m in ms if m in contaminated), key=lambda m: ids[m])
+        for m in ms if hits else ():
+            if m not in contaminated:
+                contaminated[m], via[m] = contaminated[hits[0]], hits[0]
+    return via
+
+
 @dataclass
 class Decision:
     """Rows to drop (and why) and the cluster of every row in a cluster of two or more."""
@@ -413,6 +428,9 @@ class Decision:
     edges: dict[tuple[int, int], Edge]
     contaminated: dict[int, Edge]         # row -> its closest benchmark match
     stats: Counter
+    # row -> the member of its cluster that matches a benchmark: a duplicate of a
+    # contaminated row is contaminated too (else its cluster would keep a copy)
+    contaminated_via: dict[int, int] = field(default_factory=dict)
 
     def cluster_name(self, root: int) -> str:
         return min(self.rows.ids[m] for m in self.members[root])
@@ -422,7 +440,9 @@ class Decision:
         if r in self.contaminated:
             e = self.contaminated[r]
             other = e.b if e.a == r else e.a
-            return f"contaminated: matches {rows.ids[other]} ({_evidence(e)})"
+            via = self.contaminated_via.get(r)
+            through = f" via {rows.ids[via]}" if via is not None else ""
+            return f"contaminated: matches {rows.ids[other]}{through} ({_evidence(e)})"
         root = self.cluster_of.get(r)
         if root is None or self.survivor[root] in (None, r):
             return None
@@ -585,6 +605,8 @@ def find_duplicates(inputs: Sequence[DatasetDir], against: Sequence[DatasetDir],
             members[uf.find(r)].append(r)
     members = {root: ms for root, ms in members.items() if len(ms) > 1}
     cluster_of = {r: root for root, ms in members.items() for r in ms}
+    contaminated_via = spread_contamination(members, contaminated, rows.ids)
+    stats["contaminated_via_cluster"] = len(contaminated_via)
     survivor = {}
     for root, ms in members.items():
         clean = [m for m in ms if m not in contaminated]
@@ -594,4 +616,5 @@ def find_duplicates(inputs: Sequence[DatasetDir], against: Sequence[DatasetDir],
                               if m != survivor[root] and m not in contaminated)
     stats["contaminated"] = len(contaminated)
     stats["total_s"] = round(time.perf_counter() - t0, 3)
-    return Decision(rows, n_inputs, cluster_of, members, survivor, edges, contaminated, stats)
+    return Decision(rows, n_inputs, cluster_of, members, survivor, edges, contaminated, stats,
+                    contaminated_via)

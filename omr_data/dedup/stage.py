@@ -35,8 +35,8 @@ class DedupConfig:
         "help": "pHash (64-bit, borders trimmed) Hamming distance at which two images become "
                 "candidates; a candidate must also pass fine_threshold"})
     fine_threshold: float = field(default=0.85, metadata={
-        "help": "fine image score (1 - share of differing pixels in the worst block, after "
-                "alignment and level matching) at which candidate images are the same figure"})
+        "help": "fine image score (1 - 0.15 × the worst local structure/level defect over "
+                "its limit, after alignment) at which candidate images are the same figure"})
     text_threshold: float = field(default=0.9, metadata={
         "help": "cosine of the text embeddings at which two questions over matching images "
                 "are the same question (texts whose numbers, letters or antonyms differ never "

@@ -45,3 +45,13 @@ def test_clusters_with_conflicts_do_not_depend_on_link_order():
         assert _partition(rows, cluster_links(rows, links, conflicts, Counter())) == first
     for a, b in conflicts:
         assert not any({f"r{a}", f"r{b}"} <= g for g in first)
+
+
+def test_a_cluster_with_a_benchmark_match_is_contaminated_as_a_whole():
+    from omr_data.dedup.core import spread_contamination
+    bench_edge = Edge(0, 9, 0, 1.0, 1.0)               # row 0 matches benchmark row 9
+    contaminated = {0: bench_edge}
+    via = spread_contamination({0: [0, 1, 2], 3: [3, 4]}, contaminated,
+                               ["a", "b", "c", "d", "e"] + ["x"] * 5)
+    assert via == {1: 0, 2: 0}                           # its duplicates go too
+    assert set(contaminated) == {0, 1, 2}                # the other cluster is untouched

@@ -2,9 +2,11 @@
 
 The work, in bounded memory (hashes, guards and embeddings are held; images never are):
 
-1. `scan`: stream every dataset once; per row keep its text key (hash of the normalised
-   text), its text guards, and per image the SHA-1 of the bytes and the pHash of the
-   trimmed image.
+1. Scan (`scan_shard`, one shard at a time: the stage runs it in parallel prepare units
+   and writes each shard's result with `write_signatures`; `scan` does it all in-process):
+   per row keep its text key (hash of the normalised text), its text guards, and per image
+   the SHA-1 of the bytes and the pHash of the trimmed image. `read_signatures` loads them
+   back in plan order; `decide` does steps 2-4.
 2. Candidates, never all pairs: images within `image_threshold` bits through a faiss binary
    index (multi-index hashing beyond `FLAT_LIMIT` images); text-only rows through equal text
    keys and a faiss inner-product index over their embeddings.
@@ -25,18 +27,21 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import sqlite3
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from omr_data.dedup import image as img_mod
 from omr_data.dedup import text as text_mod
-from omr_data.store import DatasetDir
+from omr_data.store import DatasetDir, iter_shard_batches
 
 FLAT_LIMIT = 200_000     # above this many vectors, approximate indexes replace exact search
 TEXT_NEIGHBOURS = 16     # neighbours per text-only row searched in the approximate index
@@ -73,6 +78,30 @@ class Rows:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def extend(self, sig: dict[str, list]) -> None:
+        """Append one shard's signature columns (see `scan_shard`)."""
+        for d, pos, rid, source, n, length, tkey, g_main, g_letters, shas, phashes in zip(
+                sig["ds"], sig["pos"], sig["id"], sig["source"], sig["n_images"],
+                sig["length"], sig["tkey"], sig["g_main"], sig["g_letters"], sig["img_sha"],
+                sig["img_phash"]):
+            r = len(self.ids)
+            self.ds.append(d)
+            self.pos.append(pos)
+            self.ids.append(rid)
+            self.sources.append(source)
+            self.n_images.append(n)
+            self.length.append(length)
+            self.tkey.append(tkey)
+            self.g_main.append(g_main)
+            self.g_letters.append(g_letters)
+            mine = []
+            for digest, phash in zip(shas, phashes):
+                mine.append(len(self.img_row))
+                self.img_row.append(r)
+                self.img_sha.append(digest)
+                self.img_phash.append(-1 if phash is None else phash)
+            self.row_images.append(mine)
+
 
 @dataclass
 class Edge:
@@ -87,43 +116,102 @@ def _h(value) -> bytes:
     return hashlib.blake2b(json.dumps(value).encode(), digest_size=8).digest()
 
 
+def scan_shard(batches: Iterable, dataset: int, offset: int, stats: Counter) -> dict[str, list]:
+    """The signatures of one shard's rows (dataset index, row position from `offset`), as
+    columns (see `SIG_SCHEMA`), plus `text`: the row text of text-only rows (None for rows
+    with images), for embedding. Reads each image once; keeps hashes only."""
+    sig: dict[str, list] = {name: [] for name in (*SIG_SCHEMA.names, "text")}
+    pos = offset
+    for batch in batches:
+        for row in batch.to_pylist():
+            sig["ds"].append(dataset)
+            sig["pos"].append(pos)
+            pos += 1
+            sig["id"].append(row["id"])
+            sig["source"].append(row["source"])
+            text = text_mod.row_text(row["question"] or "", row["choices"])
+            sig["tkey"].append(text_mod.text_key(text_mod.normalise(text)))
+            numbers, words, letters = text_mod.guards(text)
+            sig["g_main"].append(_h([numbers, words]))
+            sig["g_letters"].append(None if letters is None else _h(letters))
+            sig["length"].append(len(row["question"] or "") + len(row["response"] or ""))
+            images = row["images"] or []
+            sig["n_images"].append(len(images))
+            shas, phashes = [], []
+            for entry in images:
+                data = entry.get("bytes")
+                if data is None and entry.get("path"):
+                    try:
+                        data = Path(entry["path"]).read_bytes()
+                    except OSError:
+                        data = entry["path"].encode()
+                digest, phash = img_mod.image_signature(data or b"")
+                if phash is None:
+                    stats["images_undecodable"] += 1
+                shas.append(digest)
+                phashes.append(phash)
+            sig["img_sha"].append(shas)
+            sig["img_phash"].append(phashes)
+            sig["text"].append(None if images else text)
+            sig["emb"].append(None)
+    return sig
+
+
 def scan(datasets: Sequence[DatasetDir], stats: Counter) -> Rows:
+    """Signatures of every row of `datasets`, in order, in this process."""
     rows = Rows()
     for d, ds in enumerate(datasets):
-        pos = 0
-        for batch in ds.iter_batches(columns=SCAN_COLUMNS, batch_size=256):
-            for row in batch.to_pylist():
-                r = len(rows.ids)
-                rows.ds.append(d)
-                rows.pos.append(pos)
-                pos += 1
-                rows.ids.append(row["id"])
-                rows.sources.append(row["source"])
-                text = text_mod.row_text(row["question"] or "", row["choices"])
-                rows.tkey.append(text_mod.text_key(text_mod.normalise(text)))
-                numbers, words, letters = text_mod.guards(text)
-                rows.g_main.append(_h([numbers, words]))
-                rows.g_letters.append(None if letters is None else _h(letters))
-                rows.length.append(len(row["question"] or "") + len(row["response"] or ""))
-                images = row["images"] or []
-                rows.n_images.append(len(images))
-                mine = []
-                for entry in images:
-                    data = entry.get("bytes")
-                    if data is None and entry.get("path"):
-                        try:
-                            data = Path(entry["path"]).read_bytes()
-                        except OSError:
-                            data = entry["path"].encode()
-                    digest, phash = img_mod.image_signature(data or b"")
-                    if phash is None:
-                        stats["images_undecodable"] += 1
-                    mine.append(len(rows.img_row))
-                    rows.img_row.append(r)
-                    rows.img_sha.append(digest)
-                    rows.img_phash.append(-1 if phash is None else phash)
-                rows.row_images.append(mine)
+        offset = 0
+        for shard in ds.shards:
+            sig = scan_shard(iter_shard_batches(shard, columns=SCAN_COLUMNS, batch_size=256),
+                             d, offset, stats)
+            rows.extend(sig)
+            offset += len(sig["id"])
     return rows
+
+
+# ---------------------------------------------------------------------------------------
+# signature files: one per shard, written by the prepare units, read by the merge
+
+SIG_SCHEMA = pa.schema([
+    ("ds", pa.int32()), ("pos", pa.int64()), ("id", pa.string()), ("source", pa.string()),
+    ("n_images", pa.int32()), ("length", pa.int64()), ("tkey", pa.binary()),
+    ("g_main", pa.binary()), ("g_letters", pa.binary()),
+    ("img_sha", pa.list_(pa.binary())),
+    ("img_phash", pa.list_(pa.uint64())),     # null: undecodable
+    ("emb", pa.list_(pa.float32())),          # text-only rows: the text embedding
+])
+
+
+def write_signatures(path: Path, sig: dict[str, list]) -> None:
+    """Write one shard's signatures atomically (a reader sees the whole file or none)."""
+    table = pa.table({name: pa.array(sig[name], SIG_SCHEMA.field(name).type)
+                      for name in SIG_SCHEMA.names}, schema=SIG_SCHEMA)
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+
+
+def read_signatures(paths: Sequence[Path], stats: Counter) -> tuple[Rows, dict[int, np.ndarray]]:
+    """All rows' signatures from the shard files, in the order given, and the embeddings
+    the files carry (row index -> unit vector)."""
+    rows = Rows()
+    emb: dict[int, np.ndarray] = {}
+    for path in paths:
+        table = pq.read_table(path, schema=SIG_SCHEMA)
+        base = len(rows)
+        vectors = table.column("emb").combine_chunks()
+        valid = np.flatnonzero(vectors.is_valid().to_numpy(zero_copy_only=False))
+        if valid.size:
+            flat = vectors.flatten().to_numpy()
+            mat = flat.reshape(valid.size, -1)
+            for k, r in enumerate(valid):
+                emb[base + int(r)] = mat[k]
+        rows.extend(table.drop_columns(["emb"]).to_pydict())
+    undecodable = sum(1 for p in rows.img_phash if p < 0)
+    if undecodable:
+        stats["images_undecodable"] += undecodable
+    return rows, emb
 
 
 # ---------------------------------------------------------------------------------------
@@ -479,15 +567,26 @@ def survivor_order(rows: Rows, r: int, keep: str) -> tuple:
 def find_duplicates(inputs: Sequence[DatasetDir], against: Sequence[DatasetDir], th: Thresholds,
                     *, keep: str = "first", embedder: text_mod.TextEmbedder,
                     workdir: Path) -> Decision:
+    """Scan every row in this process, then `decide` (the stage scans in prepare units)."""
     stats: Counter = Counter()
     t0 = time.perf_counter()
     datasets = list(inputs) + list(against)
-    n_inputs = len(inputs)
     rows = scan(datasets, stats)
     stats["rows_scanned"] = len(rows)
     stats["images_scanned"] = len(rows.img_row)
     stats["scan_s"] = round(time.perf_counter() - t0, 3)
+    return decide(rows, datasets, len(inputs), th, keep=keep, embedder=embedder,
+                  workdir=workdir, stats=stats, t0=t0)
 
+
+def decide(rows: Rows, datasets: Sequence[DatasetDir], n_inputs: int, th: Thresholds, *,
+           keep: str, embedder: text_mod.TextEmbedder, workdir: Path, stats: Counter,
+           emb: dict[int, np.ndarray] | None = None, t0: float | None = None) -> Decision:
+    """Candidates, verification and clusters over scanned rows. `emb` holds embeddings
+    already computed (e.g. of text-only rows, by the prepare units); the rest of those
+    needed are embedded here, reading only the rows that need them."""
+    t0 = time.perf_counter() if t0 is None else t0
+    emb = {} if emb is None else emb
     t = time.perf_counter()
     img_pairs = image_candidates(rows, th.image, n_inputs)
     stats["image_candidate_pairs"] = len(img_pairs)
@@ -506,8 +605,8 @@ def find_duplicates(inputs: Sequence[DatasetDir], against: Sequence[DatasetDir],
                     need_fine.update((i, j))
     stats["candidates_s"] = round(time.perf_counter() - t, 3)
 
+    need_emb.difference_update(emb)
     t = time.perf_counter()
-    emb: dict[int, np.ndarray] = {}
     store = FeatureStore(workdir / "fine.sqlite")
     fine_rows = {rows.img_row[i] for i in need_fine}
     pending_text: list[tuple[int, str]] = []

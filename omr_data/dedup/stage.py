@@ -1,8 +1,10 @@
 """The `dedup` stage: identify duplicate clusters across inputs (and benchmark matches) once,
 then remove per shard.
 
-`prepare` scans every input and `--against` dataset, finds the clusters (see `core.py`) and
-writes the decision under the stage's workdir: `decisions.parquet` (one row per row that is
+The prepare phase scans every shard of every input and `--against` dataset in parallel
+prepare units (worker processes or Ray: hashes, pHashes, text keys, embeddings of text-only
+rows, written per shard under `workdir/sig/`), then the driver merges them, finds the
+clusters (see `core.py`) and writes the decision under the stage's workdir: `decisions.parquet` (one row per row that is
 in a cluster or contaminated: action, cluster, duplicate_of, evidence, reason) and
 `report.json` (counts, counts per source pair, per benchmark, examples). `process` applies
 it: kept rows gain `meta` keys `dedup.cluster` and `dedup.cluster_size`; removed rows become
@@ -13,6 +15,7 @@ evidence.
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +25,7 @@ from omr_data.records import make_reject, update_meta
 from omr_data.stage import ConfigError, Stage, StageContext, WorkUnit
 from omr_data.store import DatasetDir
 
+SIG_DIR = "sig"
 DECISIONS = "decisions.parquet"
 REPORT = "report.json"
 
@@ -112,25 +116,84 @@ class DedupStage(Stage):
         return units
 
     # -- identify -------------------------------------------------------------------------
-    def prepare(self, inputs: list[str], ctx: StageContext) -> None:
-        from omr_data.dedup.core import Thresholds, find_duplicates
-        from omr_data.dedup.text import TextEmbedder
+    # The scan runs in prepare units on the executor (worker processes or Ray): one per
+    # shard of every input and every `against` benchmark, each writing its rows' signatures
+    # (ids, positions, text keys and guards, image byte hashes and pHashes, embeddings of
+    # text-only rows) to `workdir/sig/<unit>.parquet`. `prepare_merge` (driver) reads them
+    # in plan order, so the decision never depends on which worker finished first.
+    def prepare_units(self, inputs: list[str], ctx: StageContext) -> list[WorkUnit]:
+        (Path(ctx.workdir) / SIG_DIR).mkdir(parents=True, exist_ok=True)
+        self._units_started = time.perf_counter()
+        return self._signature_units(inputs)
+
+    def _signature_units(self, inputs: list[str]) -> list[WorkUnit]:
+        units = self.plan(list(inputs) + list(self.config.against))
+        return [WorkUnit(f"sig-{k:05d}", u.paths,
+                         {"dataset": u.info["input"], "offset": u.info["offset"],
+                          "benchmark": u.info["input"] >= len(inputs), "sig": f"{k:05d}"})
+                for k, u in enumerate(units)]
+
+    def prepare_unit(self, unit: WorkUnit, ctx: StageContext) -> None:
+        from omr_data.dedup.core import SCAN_COLUMNS, scan_shard, write_signatures
+
+        stats: Counter = Counter()
+        sig = scan_shard(ctx.read_batches(unit, columns=SCAN_COLUMNS), unit.info["dataset"],
+                         unit.info["offset"], stats)
+        texts = [(k, t) for k, t in enumerate(sig["text"]) if t is not None]
+        if texts:
+            embedder = self._embedder()
+            try:
+                step = 4 * embedder.batch_size
+                for start in range(0, len(texts), step):
+                    chunk = texts[start:start + step]
+                    for (k, _), vec in zip(chunk, embedder.embed([t for _, t in chunk])):
+                        sig["emb"][k] = vec.tolist()
+            finally:
+                embedder.close()
+            ctx.count("dedup.texts_embedded", embedder.computed)
+            ctx.count("dedup.texts_from_cache", embedder.cached)
+        write_signatures(Path(ctx.workdir) / SIG_DIR / f"{unit.info['sig']}.parquet", sig)
+
+    def prepare_merge(self, inputs: list[str], ctx: StageContext) -> None:
+        from omr_data.dedup.core import Thresholds, decide, read_signatures
 
         c = self.config
-        embedder = TextEmbedder(c.embedding_model, batch_size=c.embed_batch_size,
-                                cache_dir=self._cache_dir())
+        workdir = Path(ctx.workdir)
+        paths = [workdir / SIG_DIR / f"{u.info['sig']}.parquet"
+                 for u in self._signature_units(inputs)]
+        missing = [str(p) for p in paths if not p.exists()]
+        if missing:
+            raise RuntimeError(f"dedup: signature file(s) missing after the prepare units: "
+                               f"{missing[:3]}; delete {workdir.parent} and run again")
+        t0 = time.perf_counter()
+        stats: Counter = Counter()
+        rows, emb = read_signatures(paths, stats)
+        stats["rows_scanned"] = len(rows)
+        stats["images_scanned"] = len(rows.img_row)
+        started = getattr(self, "_units_started", t0)
+        stats["scan_s"] = round(t0 - started, 3)              # the prepare units' wall time
+        stats["signatures_load_s"] = round(time.perf_counter() - t0, 3)
+        embedder = self._embedder()
         try:
-            decision = find_duplicates(
-                [DatasetDir(p) for p in inputs], [DatasetDir(p) for p in c.against],
+            decision = decide(
+                rows, [DatasetDir(p) for p in [*inputs, *c.against]], len(inputs),
                 Thresholds(c.image_threshold, c.fine_threshold, c.text_threshold,
                            c.text_only_threshold),
-                keep=c.keep, embedder=embedder, workdir=Path(ctx.workdir))
+                keep=c.keep, embedder=embedder, workdir=workdir, stats=stats, emb=emb, t0=t0)
         finally:
             embedder.close()
-        write_decision(decision, Path(ctx.workdir), inputs, list(c.against))
+        for key in ("texts_embedded", "texts_from_cache"):   # the units' share
+            decision.stats[key] += int(ctx.counters.get(f"dedup.{key}", 0))
+        write_decision(decision, workdir, inputs, list(c.against))
         for key, value in decision.stats.items():
             if isinstance(value, int):
-                ctx.count(f"dedup.{key}", value)
+                ctx.counters[f"dedup.{key}"] = value
+
+    def _embedder(self):
+        from omr_data.dedup.text import TextEmbedder
+        c = self.config
+        return TextEmbedder(c.embedding_model, batch_size=c.embed_batch_size,
+                            cache_dir=self._cache_dir())
 
     def _cache_dir(self) -> Path | None:
         value = self.config.cache_dir

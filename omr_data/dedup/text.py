@@ -203,7 +203,7 @@ class EmbeddingCache:
         self._db = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(path))
+            self._db = sqlite3.connect(str(path), timeout=60)  # shared by prepare-unit workers
             self._db.execute("CREATE TABLE IF NOT EXISTS emb (key BLOB PRIMARY KEY, vec BLOB)")
 
     def get(self, keys: list[bytes]) -> dict[bytes, np.ndarray]:

@@ -167,3 +167,82 @@ def test_help_on_every_config_field():
     from dataclasses import fields
     assert all(f.metadata.get("help") for f in fields(DedupStage.Config))
     assert set(DedupStage.cache_exclude) >= {"cache_dir", "embed_batch_size"}
+
+
+# -- the scan in prepare units (one per input and benchmark shard) -------------------------
+
+
+def _signature_files(out):
+    return sorted((out / ".work" / "prepare" / "sig").glob("*.parquet"))
+
+
+def test_one_signature_unit_per_input_and_benchmark_shard(labelled, tmp_path):
+    _, inputs, against, _, _, _ = labelled
+    stage = DedupStage({"against": against, "cache_dir": "none"})
+    from omr_data.stage import StageContext
+    units = stage.prepare_units(inputs, StageContext(workdir=tmp_path / "w"))
+    shards = [s for p in inputs + against for s in DatasetDir(p).shards]
+    assert [u.paths[0] for u in units] == [str(s) for s in shards]
+    assert [u.info["benchmark"] for u in units] == \
+        [i >= len(inputs) for i, p in enumerate(inputs + against) for _ in DatasetDir(p).shards]
+    assert len({u.info["sig"] for u in units}) == len(units)
+
+
+def test_same_output_with_one_or_two_workers(labelled, tmp_path):
+    _, inputs, against, cache, root, first = labelled      # first: LocalExecutor(1)
+    result = run_stage(DedupStage({"against": against, "cache_dir": cache}), inputs,
+                       tmp_path / "out", executor=LocalExecutor(workers=2), progress=False)
+    assert result.manifest["fingerprint"] == first.manifest["fingerprint"]
+    import pyarrow.parquet as pq
+    assert pq.read_table(tmp_path / "out" / "dedup" / "decisions.parquet").equals(
+        pq.read_table(root / "out" / "dedup" / "decisions.parquet"))
+    a, b = (r.manifest["stats"]["dedup_report"]["counters"] for r in (first, result))
+    assert a["rows_scanned"] == b["rows_scanned"] and a["clusters"] == b["clusters"]
+
+
+def test_a_failed_merge_resumes_without_rescanning(labelled, tmp_path, monkeypatch):
+    _, inputs, against, cache, _, first = labelled
+    out = tmp_path / "out"
+    real_merge = DedupStage.prepare_merge
+
+    def failing_merge(self, inputs, ctx):
+        raise RuntimeError("merge died")
+
+    monkeypatch.setattr(DedupStage, "prepare_merge", failing_merge)
+    with pytest.raises(RuntimeError, match="merge died"):
+        run(inputs, out, against=against, cache_dir=cache)
+    files = _signature_files(out)
+    shards = sum(len(DatasetDir(p).shards) for p in inputs + against)
+    assert len(files) == shards
+    stamps = {f.name: f.stat().st_mtime_ns for f in files}
+    scanned = []
+    real_unit = DedupStage.prepare_unit
+    monkeypatch.setattr(DedupStage, "prepare_unit",
+                        lambda self, unit, ctx: (scanned.append(unit.name),
+                                                 real_unit(self, unit, ctx)))
+    seen = {}
+
+    def watching_merge(self, inputs, ctx):
+        seen.update({f.name: f.stat().st_mtime_ns for f in _signature_files(out)})
+        return real_merge(self, inputs, ctx)
+
+    monkeypatch.setattr(DedupStage, "prepare_merge", watching_merge)
+    result = run(inputs, out, against=against, cache_dir=cache)
+    assert scanned == [] and seen == stamps                # no signature unit ran again
+    assert result.manifest["fingerprint"] == first.manifest["fingerprint"]
+    assert result.manifest["stats"]["dedup.rows_scanned"] == \
+        first.manifest["stats"]["dedup.rows_scanned"]
+
+
+def test_a_lost_signature_file_is_a_clear_error(labelled, tmp_path, monkeypatch):
+    _, inputs, against, cache, _, _ = labelled
+    out = tmp_path / "out"
+    real_merge = DedupStage.prepare_merge
+
+    def losing_merge(self, inputs, ctx):
+        _signature_files(out)[0].unlink()
+        return real_merge(self, inputs, ctx)
+
+    monkeypatch.setattr(DedupStage, "prepare_merge", losing_merge)
+    with pytest.raises(RuntimeError, match="signature file"):
+        run(inputs, out, against=against, cache_dir=cache)

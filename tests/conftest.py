@@ -17,3 +17,26 @@ def toy_dataset(tmp_path):
                                                           with_images=with_images),
                              max_rows=max_rows)
     return make
+
+
+@pytest.fixture(scope="session")
+def demo_workdir(tmp_path_factory):
+    """A copy of samples/ and pipelines/ on which pipelines/demo.yaml has run once, with the
+    reports of that run. Tests that change it must work on their own copy."""
+    import os
+    import shutil
+
+    from omr_data.recipe import load_recipe, run_recipe
+
+    root = Path(__file__).resolve().parents[1]
+    work = tmp_path_factory.mktemp("demo")
+    shutil.copytree(root / "samples", work / "samples")
+    shutil.copytree(root / "pipelines", work / "pipelines")
+    cwd = os.getcwd()
+    os.chdir(work)
+    try:
+        reports = run_recipe(load_recipe("pipelines/demo.yaml"), progress=False,
+                             echo=lambda s: None)
+    finally:
+        os.chdir(cwd)
+    return work, reports

@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 from collections import defaultdict
-from pathlib import Path
 
 import pytest
 
@@ -17,18 +16,16 @@ from omr_data.recipe import load_recipe, run_recipe
 from omr_data.records import load_meta
 from omr_data.store import DatasetDir
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def work(tmp_path_factory):
-    work = tmp_path_factory.mktemp("card")
-    shutil.copytree(ROOT / "samples", work / "samples")
-    shutil.copytree(ROOT / "pipelines", work / "pipelines")
+def work(demo_workdir, tmp_path_factory):
+    # the pass-rate recipe publishes a new version of omr/rl-74k: on a copy of the demo run
+    work = tmp_path_factory.mktemp("card") / "work"
+    shutil.copytree(demo_workdir[0], work, symlinks=True)
     cwd = os.getcwd()
     os.chdir(work)
     try:
-        run_recipe(load_recipe("pipelines/demo.yaml"), progress=False, echo=lambda s: None)
         with SimulatedServer(accuracy=0.5, seed=1, oracle="runs/demo/rl") as policy:
             recipe = load_recipe("pipelines/rl_74k_pass_rate.yaml", overrides={
                 "rl_set": "runs/demo/rl", "policy_url": policy.base_url,

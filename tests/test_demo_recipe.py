@@ -1,28 +1,20 @@
 """The demo recipe end to end (without training): the integration test of every stage."""
 
 import json
-import shutil
-from pathlib import Path
 
 import pytest
 
 from omr_data.recipe import load_recipe, run_recipe
 from omr_data.store import DatasetDir
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
-    work = tmp_path_factory.mktemp("demo")
-    shutil.copytree(ROOT / "samples", work / "samples")
-    shutil.copytree(ROOT / "pipelines", work / "pipelines")
+def demo_run(demo_workdir):
     import os
+    work, reports = demo_workdir
     cwd = os.getcwd()
     os.chdir(work)
     try:
-        reports = run_recipe(load_recipe("pipelines/demo.yaml"), progress=False,
-                             echo=lambda s: None)
         again = run_recipe(load_recipe("pipelines/demo.yaml"), progress=False,
                            echo=lambda s: None)
     finally:

@@ -48,8 +48,6 @@ def drop_uninformative_groups(output: dict, accuracy, *, num_generations: int,
     returns it); `gather` sums a scalar tensor over processes. Returns the updated output
     and metrics.
     """
-    import torch
-
     keep_all = informative_groups(accuracy, num_generations)
     local = output["completion_mask"].size(0)
     keep = keep_all[process_index * local:(process_index + 1) * local]

@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 from omr_data.records import make_reject, option_letters, update_meta
 from omr_data.stage import Stage, StageContext, WorkUnit
-from omr_data.store import DatasetDir, iter_shard_batches
+from omr_data.store import iter_shard_batches
 
 VERDICT_COLUMNS = ("id", "question", "answer", "answer_type", "choices", "response")
 BATCH_ROWS = 1000

@@ -39,6 +39,7 @@ Result = tuple
 MAX_MATH_LEN = 1000
 MAX_NESTING = 24
 HARD_GRACE_S = 1.0        # parent waits this much past the worker's own timer before killing
+STARTUP_TIMEOUT_S = 120.0  # a new worker imports sympy + math-verify: slow on a loaded machine
 CACHE_SIZE = 50_000
 
 
@@ -180,6 +181,8 @@ def _safe_compare(gold: str, pred: str) -> Result:
 def worker_main(conn_in, conn_out, timeout_s: float) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)    # the parent decides when we stop
     _quiet_math_verify()
+    _safe_compare("1", "1")          # warm math-verify's lazy parsers outside any item's timer
+    conn_out.send(("ready", None))   # the parent starts item deadlines only after this
     while True:
         try:
             msg = conn_in.recv()
@@ -228,8 +231,23 @@ class _Worker:
         self.conn = Connection(from_child_r, writable=False)
         self.item: int | None = None
         self.deadline = 0.0
+        self.ready = False
+
+    def wait_ready(self) -> None:
+        """Block until the worker has imported and warmed math-verify, so its start-up never
+        counts against an item's time limit."""
+        if self.ready:
+            return
+        if not self.conn.poll(STARTUP_TIMEOUT_S):
+            raise RuntimeError(f"a math-verify worker did not start within "
+                               f"{STARTUP_TIMEOUT_S:.0f} s")
+        tag, _ = self.conn.recv()
+        if tag != "ready":
+            raise RuntimeError(f"a math-verify worker sent {tag!r} before it was ready")
+        self.ready = True
 
     def send(self, msg) -> None:
+        self.wait_ready()
         self.send_conn.send(msg)
 
     def kill(self) -> None:
@@ -350,7 +368,7 @@ class MathVerifyPool:
                     idx = queue.popleft()
                     try:
                         worker.send((idx, *pairs[idx]))
-                    except (OSError, BrokenPipeError):
+                    except (OSError, EOFError):   # died before or while starting
                         queue.appendleft(idx)
                         self._replace(worker)
                         continue

@@ -17,7 +17,7 @@ from typing import Callable, Iterator
 
 from omr_data.sources.base import Adapter, ReadContext, extras, first_present
 from omr_data.sources.errors import RowError
-from omr_data.sources.options import options_from_value
+from omr_data.sources.options import column_choices
 from omr_data.sources.readers import discover_files
 
 
@@ -110,10 +110,7 @@ class Benchmark(Adapter):
             c_key, options = first_present(row, *spec.choices)
             if a_key is None:
                 raise RowError("missing answer")
-            try:
-                choices = options_from_value(options) if c_key else None
-            except ValueError as err:
-                raise RowError(f"bad options: {err}") from None
+            choices = column_choices(options) if c_key else None
             image_keys = [k for k in spec.images if row.get(k) not in (None, "")]
             if name in ("mathvista", "dynamath", "mathvision", "wemath") and image_keys:
                 image_keys = image_keys[:1]   # decoded_image and image are the same picture

@@ -13,6 +13,7 @@ import json
 import re
 from typing import Any
 
+from omr_data.sources.errors import RowError
 from omr_data.sources.text import tidy
 
 # (A) x  — anywhere, not glued to a word
@@ -111,3 +112,11 @@ def options_from_value(value: Any) -> list[str] | None:
         raise ValueError(f"options: expected a list, got {type(value).__name__}")
     choices = [str(v).strip() for v in value]
     return choices or None
+
+
+def column_choices(value: Any) -> list[str] | None:
+    """`options_from_value` for a row: an unparsable options column rejects the row."""
+    try:
+        return options_from_value(value)
+    except ValueError as err:
+        raise RowError(f"bad options: {err}") from None

@@ -12,7 +12,7 @@ from typing import Iterator
 
 from omr_data.sources.base import Adapter, ReadContext, as_list, extras, first_present
 from omr_data.sources.errors import RowError
-from omr_data.sources.options import options_from_value
+from omr_data.sources.options import column_choices
 
 
 class QAAdapter(Adapter):
@@ -40,10 +40,7 @@ class QAAdapter(Adapter):
                 raise RowError("missing question")
             if a_key is None:
                 raise RowError("missing answer")
-            try:
-                choices = options_from_value(options) if c_key else None
-            except ValueError as err:
-                raise RowError(f"bad options: {err}") from None
+            choices = column_choices(options) if c_key else None
             images = [ctx.images.load(v) for v in as_list(image_values)]
             meta = extras(row, {q_key, a_key, i_key, c_key, *self.id_columns,
                                 *self.question_columns, *self.answer_columns})

@@ -41,13 +41,14 @@ def extract_answer(text: str | None) -> str | None:
     """
     if not text:
         return None
+    stated = tagged_or_boxed(text)
+    return stated if stated is not None else last_number(text)
+
+
+def tagged_or_boxed(text: str) -> str | None:
+    """The answer a trace marks: its `<answer>` content, else its last `\\boxed{}`."""
     tagged = answer_tag_content(text)
-    if tagged is not None:
-        return tagged
-    boxed = last_boxed(text)
-    if boxed is not None:
-        return boxed
-    return last_number(text)
+    return tagged if tagged is not None else last_boxed(text)
 
 
 def answer_tag_content(text: str) -> str | None:

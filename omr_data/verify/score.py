@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from omr_data.verify.extract import answer_tag_content, format_score, last_boxed, last_number
+from omr_data.verify.extract import format_score, last_number, tagged_or_boxed
 from omr_data.verify.mathverify import MathVerifyPool, default_pool, too_complex
 from omr_data.verify.normalize import align_math, clean, strip_answer_prefix
 from omr_data.verify.rules import (
@@ -139,12 +139,9 @@ def answer_for_scoring(response: str | None, answer_type: str | None) -> str | N
     """`extract_answer`, but an untagged trace's stated answer beats its last number."""
     if not response:
         return None
-    tagged = answer_tag_content(response)
-    if tagged is not None:
-        return tagged
-    boxed = last_boxed(response)
-    if boxed is not None:
-        return boxed
+    stated = tagged_or_boxed(response)
+    if stated is not None:
+        return stated
     tail = response[-3000:]
     found = None
     for found in _FINAL_PHRASE.finditer(tail):

@@ -142,24 +142,31 @@ def run_stage(stage: Stage, inputs: list[str | os.PathLike], output: str | os.Pa
 
 def _prepare(stage: Stage, inputs: list[str], ctx: StageContext, builder: DatasetBuilder,
              executor, progress: bool, label: str | None) -> None:
-    """The global phase: `prepare` in the driver, or prepare units on the executor then
-    `prepare_merge` (units already done in an interrupted run are not redone)."""
+    """The global phase: `prepare` in the driver, or rounds of prepare units on the executor,
+    each followed by `prepare_merge` (units already done in an interrupted run are not
+    redone)."""
     units = stage.prepare_units(inputs, ctx)
     if units is None:
         stage.prepare(inputs, ctx)
         return
-    units = [replace(u, name=f"prepare-{i:05d}", info={**u.info, "phase": "prepare"})
-             for i, u in enumerate(units)]
-    done = builder.done_units()
-    pending = [u for u in units if u.name not in done]
-    with _Progress(f"{label or stage.name} (prepare)", total_units=len(units),
-                   already=len(units) - len(pending), rows_total=None,
-                   enabled=progress) as bar:
-        executor.run(stage, pending, builder, ctx.workdir, ctx.seed, progress=bar.update)
-    done = builder.done_units()
-    for unit in units:
-        ctx.counters.update(done[unit.name].stats)
-    stage.prepare_merge(inputs, ctx)
+    rnd = 0
+    while units is not None:
+        prefix = "prepare" if rnd == 0 else f"prepare{rnd}"
+        units = [replace(u, name=f"{prefix}-{i:05d}",
+                         info={**u.info, "phase": "prepare", "round": rnd})
+                 for i, u in enumerate(units)]
+        done = builder.done_units()
+        pending = [u for u in units if u.name not in done]
+        title = f"{label or stage.name} (prepare{f' {rnd + 1}' if rnd else ''})"
+        with _Progress(title, total_units=len(units), already=len(units) - len(pending),
+                       rows_total=None, enabled=progress) as bar:
+            executor.run(stage, pending, builder, ctx.workdir, ctx.seed, progress=bar.update)
+        done = builder.done_units()
+        for unit in units:
+            ctx.counters.update(done[unit.name].stats)
+        ctx.prepare_round = rnd
+        units = stage.prepare_merge(inputs, ctx)
+        rnd += 1
 
 
 def _keep_prepare_files(stage: Stage, workdir: Path, output: Path) -> None:

@@ -58,6 +58,7 @@ class StageContext:
     workdir: Path                  # files written by prepare(); read-only during process()
     seed: int = 0
     counters: Counter = field(default_factory=Counter)
+    prepare_round: int = 0         # the prepare round whose units just ran (see prepare_merge)
 
     def count(self, key: str, n: int = 1) -> None:
         self.counters[key] += n
@@ -134,6 +135,9 @@ class Stage:
     # into units too: `prepare_units` returns them (None: use `prepare`), the executor runs
     # `prepare_unit` on each (in worker processes or on Ray; each must be idempotent and
     # write only under ctx.workdir), then `prepare_merge` combines their files in the driver.
+    # `prepare_merge` may return the units of another round (dedup: scan the shards, then
+    # search candidates, then verify them); `ctx.prepare_round` tells which round just
+    # ended. A resumed run calls every merge again, so a merge must be deterministic.
     def prepare_units(self, inputs: list[str], ctx: StageContext) -> list[WorkUnit] | None:
         return None
 
@@ -141,8 +145,10 @@ class Stage:
         raise NotImplementedError(f"stage {self.name!r} returned prepare units but has no "
                                   "prepare_unit()")
 
-    def prepare_merge(self, inputs: list[str], ctx: StageContext) -> None:
-        """Combine what the prepare units wrote (runs once, in the driver)."""
+    def prepare_merge(self, inputs: list[str], ctx: StageContext) -> list[WorkUnit] | None:
+        """Combine what the prepare units wrote (in the driver, once per round); return the
+        next round's units, or None when the prepare phase is complete."""
+        return None
 
     def accepts_remote_input(self, path: str) -> bool:
         """Whether a non-existent input path is still readable (e.g. a Hub dataset id)."""

@@ -1,31 +1,47 @@
 """The `dedup` stage: identify duplicate clusters across inputs (and benchmark matches) once,
 then remove per shard.
 
-The prepare phase scans every shard of every input and `--against` dataset in parallel
-prepare units (worker processes or Ray: hashes, pHashes, text keys, embeddings of text-only
-rows, written per shard under `workdir/sig/`), then the driver merges them, finds the
-clusters (see `core.py`) and writes the decision under the stage's workdir: `decisions.parquet` (one row per row that is
-in a cluster or contaminated: action, cluster, duplicate_of, evidence, reason) and
-`report.json` (counts, counts per source pair, per benchmark, examples). `process` applies
-it: kept rows gain `meta` keys `dedup.cluster` and `dedup.cluster_size`; removed rows become
-rejects whose reason names the row they duplicate (or the benchmark row they match) and the
-evidence.
+Identifying runs in three rounds of prepare units on the executor (worker processes or
+Ray), each unit holding a bounded slice of the work, with the driver only joining them:
+
+1. scan: one unit per shard of every input and `--against` dataset (hashes, pHashes, text
+   keys and guards, embeddings of text-only rows; `workdir/sig/`);
+2. candidates: one unit per slice of query images (pHash radius search against all codes,
+   8 bytes per image) and per tile of two blocks of text embeddings (`workdir/cand/`);
+3. verify: one unit per batch of candidate pairs, reading only the images and texts the
+   batch needs (fine image comparison, text guards and cosines; `workdir/verify/`).
+
+The driver then clusters the verified links (see `clusters.py`) and writes the decision:
+`decisions.parquet` (one row per row that is in a cluster or contaminated: action,
+cluster, duplicate_of, evidence, reason) and `report.json` (counts, counts per source
+pair, per benchmark, examples). `process` applies it: kept rows gain `meta` keys
+`dedup.cluster` and `dedup.cluster_size`; removed rows become rejects whose reason names
+the row they duplicate (or the benchmark row they match) and the evidence. Every unit's
+result depends only on its own slice, so the decision is the same however many workers
+ran, and on either executor.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Iterator, Mapping
+
+import numpy as np
 
 from omr_data.records import make_reject, update_meta
 from omr_data.stage import ConfigError, Stage, StageContext, WorkUnit
 from omr_data.store import DatasetDir
 
 SIG_DIR = "sig"
+CAND_DIR = "cand"
+VERIFY_DIR = "verify"
+EMBEDDINGS = "emb.npy"
+CODES = "codes.npz"
+REP_SLOTS = "rep_slots.npy"
 DECISIONS = "decisions.parquet"
 REPORT = "report.json"
 
@@ -60,7 +76,7 @@ class DedupConfig:
                 "embed only new texts; '' = ~/.cache/omr-data/dedup, 'none' = no cache"})
 
     def __post_init__(self):
-        from omr_data.dedup.core import KEEP_RULES
+        from omr_data.dedup.clusters import KEEP_RULES
         if isinstance(self.against, str):
             self.against = [self.against]
         if not 0 <= self.image_threshold <= 32:
@@ -116,24 +132,54 @@ class DedupStage(Stage):
         return units
 
     # -- identify -------------------------------------------------------------------------
-    # The scan runs in prepare units on the executor (worker processes or Ray): one per
-    # shard of every input and every `against` benchmark, each writing its rows' signatures
-    # (ids, positions, text keys and guards, image byte hashes and pHashes, embeddings of
-    # text-only rows) to `workdir/sig/<unit>.parquet`. `prepare_merge` (driver) reads them
-    # in plan order, so the decision never depends on which worker finished first.
+    # Three rounds of prepare units (see the module docstring). The driver keeps, between
+    # rounds, the rows' signatures (hashes and guards, no embeddings, no images); each merge
+    # reads the units' files in plan order, so nothing depends on which worker finished
+    # first, and a resumed run redoes the merges (deterministic) and only the missing units.
     def prepare_units(self, inputs: list[str], ctx: StageContext) -> list[WorkUnit]:
-        (Path(ctx.workdir) / SIG_DIR).mkdir(parents=True, exist_ok=True)
-        self._units_started = time.perf_counter()
+        for sub in (SIG_DIR, CAND_DIR, VERIFY_DIR):
+            (Path(ctx.workdir) / sub).mkdir(parents=True, exist_ok=True)
+        self._round_started = time.perf_counter()
         return self._signature_units(inputs)
 
     def _signature_units(self, inputs: list[str]) -> list[WorkUnit]:
         units = self.plan(list(inputs) + list(self.config.against))
         return [WorkUnit(f"sig-{k:05d}", u.paths,
-                         {"dataset": u.info["input"], "offset": u.info["offset"],
-                          "benchmark": u.info["input"] >= len(inputs), "sig": f"{k:05d}"})
+                         {"step": "scan", "dataset": u.info["input"],
+                          "offset": u.info["offset"], "sig": f"{k:05d}",
+                          "benchmark": u.info["input"] >= len(inputs)})
                 for k, u in enumerate(units)]
 
     def prepare_unit(self, unit: WorkUnit, ctx: StageContext) -> None:
+        step = unit.info["step"]
+        if step == "scan":
+            self._scan_unit(unit, ctx)
+        elif step == "images":
+            self._image_unit(unit, ctx)
+        elif step == "text":
+            self._text_unit(unit, ctx)
+        elif step == "verify":
+            self._verify_unit(unit, ctx)
+        else:
+            raise ValueError(f"dedup: unknown prepare step {step!r}")
+
+    def prepare_merge(self, inputs: list[str], ctx: StageContext) -> list[WorkUnit] | None:
+        now = time.perf_counter()
+        started = getattr(self, "_round_started", now)
+        self._round_seconds = getattr(self, "_round_seconds", {})
+        self._round_seconds[ctx.prepare_round] = round(now - started, 3)
+        if ctx.prepare_round == 0:
+            units = self._after_scan(inputs, ctx)
+        elif ctx.prepare_round == 1:
+            units = self._after_candidates(inputs, ctx)
+        else:
+            self._after_verify(inputs, ctx)
+            units = None
+        self._round_started = time.perf_counter()
+        return units
+
+    # round 1: scan ------------------------------------------------------------------------
+    def _scan_unit(self, unit: WorkUnit, ctx: StageContext) -> None:
         from omr_data.dedup.core import SCAN_COLUMNS, scan_shard, write_signatures
 
         stats: Counter = Counter()
@@ -142,22 +188,21 @@ class DedupStage(Stage):
         texts = [(k, t) for k, t in enumerate(sig["text"]) if t is not None]
         if texts:
             embedder = self._embedder()
-            try:
-                step = 4 * embedder.batch_size
-                for start in range(0, len(texts), step):
-                    chunk = texts[start:start + step]
-                    for (k, _), vec in zip(chunk, embedder.embed([t for _, t in chunk])):
-                        sig["emb"][k] = vec.tolist()
-            finally:
-                embedder.close()
-            ctx.count("dedup.texts_embedded", embedder.computed)
-            ctx.count("dedup.texts_from_cache", embedder.cached)
+            computed, cached = embedder.computed, embedder.cached
+            step = 4 * embedder.batch_size
+            for start in range(0, len(texts), step):
+                chunk = texts[start:start + step]
+                for (k, _), vec in zip(chunk, embedder.embed([t for _, t in chunk])):
+                    sig["emb"][k] = vec.tolist()
+            ctx.count("dedup.texts_embedded", embedder.computed - computed)
+            ctx.count("dedup.texts_from_cache", embedder.cached - cached)
         write_signatures(Path(ctx.workdir) / SIG_DIR / f"{unit.info['sig']}.parquet", sig)
 
-    def prepare_merge(self, inputs: list[str], ctx: StageContext) -> None:
-        from omr_data.dedup.core import Thresholds, decide, read_signatures
+    def _after_scan(self, inputs: list[str], ctx: StageContext) -> list[WorkUnit]:
+        from omr_data.dedup.candidates import (image_units, text_groups, text_tiles,
+                                               write_codes)
+        from omr_data.dedup.core import read_signatures, write_embeddings
 
-        c = self.config
         workdir = Path(ctx.workdir)
         paths = [workdir / SIG_DIR / f"{u.info['sig']}.parquet"
                  for u in self._signature_units(inputs)]
@@ -165,35 +210,174 @@ class DedupStage(Stage):
         if missing:
             raise RuntimeError(f"dedup: signature file(s) missing after the prepare units: "
                                f"{missing[:3]}; delete {workdir.parent} and run again")
-        t0 = time.perf_counter()
-        stats: Counter = Counter()
-        rows, emb = read_signatures(paths, stats)
+        t = time.perf_counter()
+        self._stats = stats = Counter()
+        self._n_inputs = n_inputs = len(inputs)
+        self._rows = rows = read_signatures(paths, stats)
+        self._emb_slot = write_embeddings(paths, rows, workdir / EMBEDDINGS)
         stats["rows_scanned"] = len(rows)
         stats["images_scanned"] = len(rows.img_row)
-        started = getattr(self, "_units_started", t0)
-        stats["scan_s"] = round(t0 - started, 3)              # the prepare units' wall time
-        stats["signatures_load_s"] = round(time.perf_counter() - t0, 3)
-        embedder = self._embedder()
-        try:
-            decision = decide(
-                rows, [DatasetDir(p) for p in [*inputs, *c.against]], len(inputs),
-                Thresholds(c.image_threshold, c.fine_threshold, c.text_threshold,
-                           c.text_only_threshold),
-                keep=c.keep, embedder=embedder, workdir=workdir, stats=stats, emb=emb, t0=t0)
-        finally:
-            embedder.close()
-        for key in ("texts_embedded", "texts_from_cache"):   # the units' share
-            decision.stats[key] += int(ctx.counters.get(f"dedup.{key}", 0))
-        write_decision(decision, workdir, inputs, list(c.against))
+        stats["signatures_load_s"] = round(time.perf_counter() - t, 3)
+
+        n_codes = write_codes(workdir / CAND_DIR / CODES, rows.img_phash, rows.img_row,
+                              rows.n_images, [d >= n_inputs for d in rows.ds])
+        self._groups = text_groups(rows.tkey, (r for r in range(len(rows))
+                                               if rows.n_images[r] == 0))
+        rep_slots = np.array([self._emb_slot[g[0]] for g in self._groups], dtype=np.int64)
+        np.save(workdir / CAND_DIR / REP_SLOTS, rep_slots)
+        units = [WorkUnit(f"img-{k:05d}", (str(workdir / CAND_DIR / CODES),),
+                          {"step": "images", "start": lo, "stop": hi, "out": f"img-{k:05d}"})
+                 for k, (lo, hi) in enumerate(image_units(n_codes))]
+        units += [WorkUnit(f"txt-{k:05d}", (str(workdir / EMBEDDINGS),),
+                           {"step": "text", "left": left, "right": right,
+                            "out": f"txt-{k:05d}"})
+                  for k, (left, right) in enumerate(text_tiles(len(rep_slots)))]
+        self._candidate_units = units
+        return units
+
+    # round 2: candidates ------------------------------------------------------------------
+    def _image_unit(self, unit: WorkUnit, ctx: StageContext) -> None:
+        from omr_data.dedup.candidates import image_slice_pairs, save_pairs
+
+        cand = Path(ctx.workdir) / CAND_DIR
+        pairs = image_slice_pairs(cand / CODES, unit.info["start"], unit.info["stop"],
+                                  self.config.image_threshold)
+        ctx.count("dedup.image_pairs_found", len(pairs))
+        save_pairs(cand / f"{unit.info['out']}.npy", pairs)
+
+    def _text_unit(self, unit: WorkUnit, ctx: StageContext) -> None:
+        from omr_data.dedup.candidates import save_pairs, text_tile_pairs
+
+        workdir = Path(ctx.workdir)
+        rep_slots = np.load(workdir / CAND_DIR / REP_SLOTS)
+        pairs = text_tile_pairs(workdir / EMBEDDINGS, rep_slots, tuple(unit.info["left"]),
+                                tuple(unit.info["right"]), self.config.text_only_threshold)
+        save_pairs(workdir / CAND_DIR / f"{unit.info['out']}.npy", pairs)
+
+    def _after_candidates(self, inputs: list[str], ctx: StageContext) -> list[WorkUnit]:
+        from omr_data.dedup.candidates import key_group_pairs
+        from omr_data.dedup.pairs import batches, write_batch
+
+        workdir = Path(ctx.workdir)
+        rows, n_inputs, stats = self._rows, self._n_inputs, self._stats
+        t = time.perf_counter()
+
+        def is_bench(r: int) -> bool:
+            return rows.ds[r] >= n_inputs
+
+        image_pairs: set[tuple[int, int]] = set()
+        text_pairs: set[tuple[int, int]] = set()
+
+        def add_image(i: int, j: int) -> None:       # images i, j with equal bytes
+            a, b = rows.img_row[i], rows.img_row[j]
+            if a != b and rows.n_images[a] == rows.n_images[b] and not (is_bench(a) and is_bench(b)):
+                image_pairs.add((a, b) if a < b else (b, a))
+
+        def add_text(a: int, b: int) -> None:
+            if a != b and not (is_bench(a) and is_bench(b)):
+                text_pairs.add((a, b) if a < b else (b, a))
+
+        by_sha: dict[bytes, list[int]] = defaultdict(list)
+        for i, digest in enumerate(rows.img_sha):
+            by_sha[digest].append(i)
+        key_group_pairs(by_sha.values(), lambda i: is_bench(rows.img_row[i]), add_image)
+        key_group_pairs(self._groups, is_bench, add_text)
+        for unit in self._candidate_units:
+            path = workdir / CAND_DIR / f"{unit.info['out']}.npy"
+            if not path.exists():
+                raise RuntimeError(f"dedup: candidate file missing after the prepare units: "
+                                   f"{path}; delete {workdir.parent} and run again")
+            found = np.load(path)
+            if unit.info["step"] == "images":
+                image_pairs.update(map(tuple, found.tolist()))
+            else:
+                for q, j in found.tolist():
+                    for a in self._groups[q]:
+                        for b in self._groups[j]:
+                            add_text(a, b)
+        stats["image_candidate_pairs"] = len(image_pairs)
+        stats["text_candidate_pairs"] = len(text_pairs)
+        stats["candidates_merge_s"] = round(time.perf_counter() - t, 3)
+        units = []
+        for k, batch in enumerate(batches(image_pairs, text_pairs)):
+            name = f"batch-{k:05d}"
+            write_batch(workdir / VERIFY_DIR, name, batch, rows, self._emb_slot)
+            units.append(WorkUnit(name, (str(workdir / VERIFY_DIR / f"{name}.rows.parquet"),),
+                                  {"step": "verify", "batch": name,
+                                   "datasets": [*inputs, *self.config.against],
+                                   "image": batch[0][2], "heavy": batch[0][2]}))
+        self._verify_units = units
+        return units
+
+    # round 3: verify ----------------------------------------------------------------------
+    def _verify_unit(self, unit: WorkUnit, ctx: StageContext) -> None:
+        from omr_data.dedup.pairs import verify_batch
+
+        stats: Counter = Counter()
+        verify_batch(Path(ctx.workdir) / VERIFY_DIR, unit.info["batch"], unit.info["datasets"],
+                     Path(ctx.workdir) / EMBEDDINGS, self._thresholds(),
+                     self._embedder() if unit.info["image"] else None, stats)
+        for key, value in stats.items():
+            ctx.count(f"dedup.{key}", value)
+
+    def _after_verify(self, inputs: list[str], ctx: StageContext) -> None:
+        from omr_data.dedup.clusters import cluster_decision
+        from omr_data.dedup.core import Edge
+        from omr_data.dedup.pairs import VERDICT_SCHEMA
+
+        import pyarrow.parquet as pq
+
+        workdir = Path(ctx.workdir)
+        t0 = time.perf_counter()
+        edges: dict[tuple[int, int], Edge] = {}
+        conflicts: set[tuple[int, int]] = set()
+        for unit in self._verify_units:
+            path = workdir / VERIFY_DIR / f"{unit.info['batch']}.verdicts.parquet"
+            if not path.exists():
+                raise RuntimeError(f"dedup: verdicts missing after the prepare units: {path}; "
+                                   f"delete {workdir.parent} and run again")
+            v = pq.read_table(path, schema=VERDICT_SCHEMA).to_pydict()
+            for a, b, conflict, d, f, cos in zip(v["a"], v["b"], v["conflict"],
+                                                 v["image_distance"], v["fine"], v["cosine"]):
+                if conflict:
+                    conflicts.add((a, b))
+                else:
+                    edges[(a, b)] = Edge(a, b, d, f, cos)
+        stats = self._stats
+        for key, value in ctx.counters.items():       # what the units counted
+            if key.startswith("dedup."):
+                stats[key[len("dedup."):]] += value
+        seconds = self._round_seconds
+        stats["scan_s"] = seconds.get(0, 0.0)
+        stats["candidates_s"] = seconds.get(1, 0.0)
+        stats["verify_s"] = seconds.get(2, 0.0)
+        decision = cluster_decision(self._rows, edges, conflicts, self._n_inputs,
+                                    keep=self.config.keep, stats=stats, t0=t0)
+        stats["total_s"] = round(sum(seconds.values()) + stats["total_s"], 3)
+        write_decision(decision, workdir, inputs, list(self.config.against))
         for key, value in decision.stats.items():
             if isinstance(value, int):
                 ctx.counters[f"dedup.{key}"] = value
 
-    def _embedder(self):
-        from omr_data.dedup.text import TextEmbedder
+    def _thresholds(self):
+        from omr_data.dedup.core import Thresholds
         c = self.config
-        return TextEmbedder(c.embedding_model, batch_size=c.embed_batch_size,
-                            cache_dir=self._cache_dir())
+        return Thresholds(c.image_threshold, c.fine_threshold, c.text_threshold,
+                          c.text_only_threshold)
+
+    def _embedder(self):
+        """One embedder per process (the model loads once), closed in `teardown`."""
+        if getattr(self, "_text_embedder", None) is None:
+            from omr_data.dedup.text import TextEmbedder
+            c = self.config
+            self._text_embedder = TextEmbedder(c.embedding_model, batch_size=c.embed_batch_size,
+                                               cache_dir=self._cache_dir())
+        return self._text_embedder
+
+    def teardown(self) -> None:
+        if getattr(self, "_text_embedder", None) is not None:
+            self._text_embedder.close()
+            self._text_embedder = None
 
     def _cache_dir(self) -> Path | None:
         value = self.config.cache_dir

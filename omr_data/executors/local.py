@@ -70,7 +70,10 @@ class LocalExecutor:
             seed: int, progress: ProgressFn | None = None) -> None:
         if not units:
             return
-        small = self.auto and _input_bytes(units) < self.INLINE_BELOW_BYTES
+        # small inputs run inline (a process pool costs seconds), unless the stage marked
+        # its units as heavy: CPU-bound work whose input files are small (dedup's batches)
+        small = self.auto and _input_bytes(units) < self.INLINE_BELOW_BYTES and \
+            not any(u.info.get("heavy") for u in units)
         workers = min(self.workers, stage.max_workers or self.workers)
         if workers == 1 or len(units) == 1 or small:
             self._run_inline(stage, units, builder, workdir, seed, progress)

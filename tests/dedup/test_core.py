@@ -3,7 +3,8 @@
 import random
 from collections import Counter
 
-from omr_data.dedup.core import Edge, Rows, cluster_links
+from omr_data.dedup.clusters import cluster_links
+from omr_data.dedup.core import Edge, Rows
 
 
 def _rows(ids):
@@ -48,7 +49,7 @@ def test_clusters_with_conflicts_do_not_depend_on_link_order():
 
 
 def test_a_cluster_with_a_benchmark_match_is_contaminated_as_a_whole():
-    from omr_data.dedup.core import spread_contamination
+    from omr_data.dedup.clusters import spread_contamination
     bench_edge = Edge(0, 9, 0, 1.0, 1.0)               # row 0 matches benchmark row 9
     contaminated = {0: bench_edge}
     via = spread_contamination({0: [0, 1, 2], 3: [3, 4]}, contaminated,

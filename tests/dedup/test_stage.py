@@ -218,7 +218,7 @@ def test_a_failed_merge_resumes_without_rescanning(labelled, tmp_path, monkeypat
     scanned = []
     real_unit = DedupStage.prepare_unit
     monkeypatch.setattr(DedupStage, "prepare_unit",
-                        lambda self, unit, ctx: (scanned.append(unit.name),
+                        lambda self, unit, ctx: (scanned.append(unit.info["step"]),
                                                  real_unit(self, unit, ctx)))
     seen = {}
 
@@ -228,7 +228,8 @@ def test_a_failed_merge_resumes_without_rescanning(labelled, tmp_path, monkeypat
 
     monkeypatch.setattr(DedupStage, "prepare_merge", watching_merge)
     result = run(inputs, out, against=against, cache_dir=cache)
-    assert scanned == [] and seen == stamps                # no signature unit ran again
+    assert "scan" not in scanned and seen == stamps       # no signature unit ran again
+    assert "verify" in scanned                             # the later rounds did
     assert result.manifest["fingerprint"] == first.manifest["fingerprint"]
     assert result.manifest["stats"]["dedup.rows_scanned"] == \
         first.manifest["stats"]["dedup.rows_scanned"]
@@ -246,3 +247,59 @@ def test_a_lost_signature_file_is_a_clear_error(labelled, tmp_path, monkeypatch)
     monkeypatch.setattr(DedupStage, "prepare_merge", losing_merge)
     with pytest.raises(RuntimeError, match="signature file"):
         run(inputs, out, against=against, cache_dir=cache)
+
+
+# -- candidates and verification in bounded units ----------------------------------------
+
+
+def _decisions(out):
+    import pyarrow.parquet as pq
+    return pq.read_table(out / "dedup" / "decisions.parquet")
+
+
+def test_slicing_the_search_and_the_verification_does_not_change_the_decision(
+        labelled, tmp_path, monkeypatch):
+    from omr_data.dedup import candidates, pairs
+    _, inputs, against, cache, root, first = labelled
+    monkeypatch.setattr(candidates, "IMAGE_QUERY_CHUNK", 7)     # tiny slices and tiles
+    monkeypatch.setattr(candidates, "TEXT_BLOCK", 3)
+    monkeypatch.setattr(pairs, "IMAGE_PAIRS_PER_BATCH", 5)
+    monkeypatch.setattr(pairs, "TEXT_PAIRS_PER_BATCH", 2)
+    steps = []
+    real_unit = DedupStage.prepare_unit
+    monkeypatch.setattr(DedupStage, "prepare_unit",
+                        lambda self, unit, ctx: (steps.append(unit.info["step"]),
+                                                 real_unit(self, unit, ctx)))
+    result = run(inputs, tmp_path / "out", against=against, cache_dir=cache)
+    assert steps.count("images") > 5 and steps.count("text") > 5 and steps.count("verify") > 5
+    assert result.manifest["fingerprint"] == first.manifest["fingerprint"]
+    assert _decisions(tmp_path / "out").equals(_decisions(root / "out"))
+    a, b = (r.manifest["stats"]["dedup_report"]["counters"] for r in (first, result))
+    for key in ("image_candidate_pairs", "text_candidate_pairs", "clusters", "contaminated"):
+        assert a[key] == b[key], key
+
+
+def test_a_crash_while_verifying_resumes_with_the_finished_batches(labelled, tmp_path,
+                                                                  monkeypatch):
+    from omr_data.dedup import pairs
+    _, inputs, against, cache, root, first = labelled
+    monkeypatch.setattr(pairs, "IMAGE_PAIRS_PER_BATCH", 10)
+    real_verify = pairs.verify_batch
+    calls, crash = [], [True]
+
+    def crashing_verify(directory, name, *args):
+        calls.append(name)
+        if crash[0] and len(calls) == 3:
+            raise RuntimeError("worker died")
+        return real_verify(directory, name, *args)
+
+    monkeypatch.setattr(pairs, "verify_batch", crashing_verify)
+    with pytest.raises(RuntimeError, match="worker died"):
+        run(inputs, tmp_path / "out", against=against, cache_dir=cache)
+    finished = calls[:2]
+    calls.clear()
+    crash[0] = False
+    result = run(inputs, tmp_path / "out", against=against, cache_dir=cache)
+    assert calls and not set(calls) & set(finished)           # only the missing batches
+    assert result.manifest["fingerprint"] == first.manifest["fingerprint"]
+    assert _decisions(tmp_path / "out").equals(_decisions(root / "out"))

@@ -1,0 +1,141 @@
+"""Candidate pairs, never all pairs, searched in units that each hold a bounded slice.
+
+* Images: every decodable image's 64-bit pHash goes into one small file (`write_codes`:
+  8 bytes per image plus 5 bytes per row, so 10M images fit in about 130 MB). A unit
+  searches one slice of query images against all codes (`image_slice_pairs`): a faiss
+  binary index, exact (flat up to `FLAT_LIMIT` codes, multi-index hashing with enough bit
+  flips for the radius beyond). Equal image bytes pair through `key_group_pairs`.
+* Text-only rows: one representative per distinct normalised text; their embeddings live in
+  one memory-mapped matrix, and a unit compares one block of representatives with another
+  (`text_tile_pairs`: an exact inner product, in slabs), so a unit holds two blocks, not the
+  matrix. Rows with equal normalised text pair through `key_group_pairs`.
+
+The union of all units' pairs does not depend on how the work was sliced: every unit is an
+exact search over its slice.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+FLAT_LIMIT = 200_000      # above this many codes, multi-index hashing replaces a flat scan
+IMAGE_QUERY_CHUNK = 65_536  # query images per candidate unit
+TEXT_BLOCK = 8_192        # representatives per block of a text tile unit
+_SLAB = 1_024             # rows of a block multiplied at once (a 1024 x 8192 float32 slab)
+
+
+def key_group_pairs(groups: Iterable[Sequence[int]], is_bench: Callable[[int], bool],
+                    add: Callable[[int, int], None]) -> None:
+    """Pairs for groups of equal keys: a chain through the inputs (enough for clusters) and
+    every input member with every benchmark member (contamination is a direct match)."""
+    for group in groups:
+        inputs = [g for g in group if not is_bench(g)]
+        bench = [g for g in group if is_bench(g)]
+        for k in range(1, len(inputs)):
+            add(inputs[k - 1], inputs[k])
+        for b in bench:
+            for i in inputs:
+                add(i, b)
+
+
+# -- images ------------------------------------------------------------------------------
+
+def write_codes(path: Path, img_phash: Sequence[int], img_row: Sequence[int],
+                n_images: Sequence[int], is_bench: Sequence[bool]) -> int:
+    """The search's whole input: pHash and row of every decodable image, images per row and
+    whether a row is a benchmark row. Returns the number of codes."""
+    decodable = np.array([i for i, p in enumerate(img_phash) if p >= 0], dtype=np.int64)
+    np.savez(path, codes=np.array([img_phash[i] for i in decodable], dtype=np.uint64),
+             row=np.asarray(img_row, dtype=np.int64)[decodable],
+             n_images=np.asarray(n_images, dtype=np.int32),
+             bench=np.asarray(is_bench, dtype=bool))
+    return int(decodable.size)
+
+
+def image_slice_pairs(codes_path: Path, start: int, stop: int, threshold: int) -> np.ndarray:
+    """Row pairs (a < b, as an (n, 2) int64 array, sorted, unique) whose images i in
+    [start, stop) and j > i of the codes file are within `threshold` bits: same number of
+    images per row, different rows, not both benchmark rows."""
+    import faiss
+
+    data = np.load(codes_path)
+    codes, row, n_images, bench = data["codes"], data["row"], data["n_images"], data["bench"]
+    packed = codes.astype(">u8").view(np.uint8).reshape(-1, 8)
+    if codes.size <= FLAT_LIMIT:
+        index = faiss.IndexBinaryFlat(64)
+    else:  # 4 tables of 16 bits: a pair within t bits differs in <= t // 4 bits in one table
+        index = faiss.IndexBinaryMultiHash(64, 4, 16)
+        index.nflip = max(0, threshold // 4)
+    index.add(packed)
+    found_pairs = []
+    for lo in range(start, stop, 4096):
+        hi = min(stop, lo + 4096)
+        lims, _, found = index.range_search(packed[lo:hi], threshold + 1)
+        query = np.repeat(np.arange(lo, hi, dtype=np.int64), np.diff(lims).astype(np.int64))
+        found = found.astype(np.int64)
+        later = found > query
+        a, b = row[query[later]], row[found[later]]
+        keep = (a != b) & (n_images[a] == n_images[b]) & ~(bench[a] & bench[b])
+        a, b = a[keep], b[keep]
+        found_pairs.append(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1))
+    return _unique_pairs(found_pairs)
+
+
+def image_units(n_codes: int) -> list[tuple[int, int]]:
+    """Query slices of the codes, one per candidate unit."""
+    return [(lo, min(n_codes, lo + IMAGE_QUERY_CHUNK))
+            for lo in range(0, n_codes, IMAGE_QUERY_CHUNK)] if n_codes >= 2 else []
+
+
+# -- text-only rows ----------------------------------------------------------------------
+
+def text_groups(tkeys: Sequence[bytes], text_rows: Iterable[int]) -> list[list[int]]:
+    """Text-only rows grouped by normalised-text key, groups in order of first appearance."""
+    by_key: dict[bytes, list[int]] = defaultdict(list)
+    for r in text_rows:
+        by_key[tkeys[r]].append(r)
+    return list(by_key.values())
+
+
+def text_tiles(n_reps: int) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """Pairs of representative ranges (block i <= block j) covering every pair."""
+    blocks = [(lo, min(n_reps, lo + TEXT_BLOCK)) for lo in range(0, n_reps, TEXT_BLOCK)] \
+        if n_reps >= 2 else []
+    return [(blocks[i], blocks[j]) for i in range(len(blocks)) for j in range(i, len(blocks))]
+
+
+def text_tile_pairs(emb_path: Path, rep_slots: np.ndarray, left: tuple[int, int],
+                    right: tuple[int, int], threshold: float) -> np.ndarray:
+    """Representative pairs (q < j, q in `left`, j in `right`: ranges of representatives)
+    whose embeddings' inner product is at least `threshold`, read from the memory-mapped
+    embedding matrix a block at a time."""
+    emb = np.load(emb_path, mmap_mode="r")
+    ai, aj = np.arange(*left), np.arange(*right)
+    block = np.asarray(emb[rep_slots[aj]], dtype=np.float32)
+    out = []
+    for lo in range(0, ai.size, _SLAB):
+        q = ai[lo:lo + _SLAB]
+        slab = np.asarray(emb[rep_slots[q]], dtype=np.float32)
+        hit_q, hit_j = np.nonzero(slab @ block.T >= threshold)
+        gq, gj = q[hit_q], aj[hit_j]
+        later = gq < gj
+        out.append(np.stack([gq[later], gj[later]], axis=1))
+    return _unique_pairs(out)
+
+
+def _unique_pairs(parts: list[np.ndarray]) -> np.ndarray:
+    parts = [p for p in parts if p.size]
+    if not parts:
+        return np.zeros((0, 2), dtype=np.int64)
+    return np.unique(np.concatenate(parts).astype(np.int64), axis=0)
+
+
+def save_pairs(path: Path, pairs: np.ndarray) -> None:
+    """Write a unit's pairs atomically (a rerun of the unit replaces the file whole)."""
+    tmp = path.with_name(path.stem + ".tmp.npy")
+    np.save(tmp, pairs)
+    tmp.replace(path)

@@ -1,6 +1,6 @@
 """Dedup on a generated labelled set: rows/s and pair precision/recall beside two baselines.
 
-    python bench/bench_dedup.py [--base 120] [--seed 0]
+    python bench/bench_dedup.py [--base 120] [--seed 0] [--workers 1]
 
 The set (see `omr_data.dedup.labelled`) holds near-duplicates by resizing, re-encoding,
 crops, borders, brightness/contrast and grayscale, with reworded texts; hard negatives (same
@@ -78,6 +78,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--base", type=int, default=120, help="base items (about 12 rows each)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=1, help="local worker processes")
     args = p.parse_args(argv)
 
     from omr_data.dedup.stage import DedupStage
@@ -97,7 +98,7 @@ def main(argv=None) -> int:
         from omr_data.dedup.text import load_model
         load_model(stage.config.embedding_model)  # model load is not dedup work
         t = time.perf_counter()
-        result = run_stage(stage, inputs, Path(tmp) / "out", executor=LocalExecutor(workers=1),
+        result = run_stage(stage, inputs, Path(tmp) / "out", executor=LocalExecutor(workers=args.workers),
                            progress=False)
         seconds = time.perf_counter() - t
         cluster, reasons, kept = L.read_outcome(Path(tmp) / "out")
@@ -107,15 +108,18 @@ def main(argv=None) -> int:
     pr, rc = L.precision_recall(pred, truth)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"dedup stage: {n_rows + n_bench} rows scanned in {seconds:.1f}s = "
-          f"{(n_rows + n_bench) / seconds:,.0f} rows/s (1 process; peak RSS {rss:,.0f} MB)")
-    print(f"  phases: scan {counters.get('scan_s')}s, candidates {counters.get('candidates_s')}s, "
-          f"features+embeddings {counters.get('features_s')}s, verify {counters.get('verify_s')}s; "
+          f"{(n_rows + n_bench) / seconds:,.0f} rows/s ({args.workers} worker(s); "
+          f"peak RSS of the driver {rss:,.0f} MB)")
+    print(f"  rounds (wall): scan {counters.get('scan_s')}s, candidates "
+          f"{counters.get('candidates_s')}s, verify {counters.get('verify_s')}s; "
           f"{counters.get('image_candidate_pairs')} image candidate pairs, "
           f"{counters.get('fine_comparisons', 0)} fine comparisons, "
           f"{counters.get('texts_embedded', 0)} texts embedded")
-    print(f"  fine comparison: {fine_ms(ls):.1f} ms per pair (features cached, 1 thread), "
-          f"verify phase {1000 * counters.get('verify_s', 0) / max(1, counters.get('fine_comparisons', 0)):.1f} ms "
-          f"per fine comparison; {counters.get('image_conflicts', 0)} image conflicts, "
+    busy = counters.get("verify_ms", 0)
+    print(f"  fine comparison: {fine_ms(ls):.1f} ms per pair (features cached, 1 thread); "
+          f"verification units spent {busy / max(1, counters.get('fine_comparisons', 0)):.1f} ms "
+          f"per fine comparison (+ {counters.get('features_ms', 0) / 1000:.1f}s on features); "
+          f"{counters.get('image_conflicts', 0)} image conflicts, "
           f"{counters.get('links_refused_by_conflict', 0)} links refused by them")
     contaminated = ls.contaminated()
     pred_cont = {rid for rid, why in reasons.items() if why.startswith("contaminated")}

@@ -249,20 +249,35 @@ def verify_batch(directory: Path, name: str, datasets: Sequence[str], emb_path: 
         pairs.column("a").to_pylist(), pairs.column("b").to_pylist(),
         pairs.column("image").to_pylist())]
 
-    # embeddings: text-only rows' from the scan; image rows' whose texts need comparing
+    # texts first: most image candidates fail on their text, and need no image features
     emb: dict[int, np.ndarray] = {}
     slots = {k: s for k, s in enumerate(cols["emb_slot"]) if s >= 0}
-    if slots:
+    if slots:     # text-only rows: embedded by the scan
         matrix = np.load(emb_path, mmap_mode="r")
         for k, s in slots.items():
             emb[k] = np.asarray(matrix[s], dtype=np.float32)
-    need_emb: set[int] = set()
+    need_emb = {r for a, b, image in todo if image and rows.tkey[a] != rows.tkey[b]
+                and rows.g_main[a] == rows.g_main[b] for r in (a, b) if r not in emb}
+    reader = RowReader(datasets)
+    if need_emb:
+        texts = [(k, text_mod.row_text(row["question"] or "", row["choices"])) for k, row in
+                 reader.read({k: (rows.ds[k], rows.pos[k]) for k in need_emb},
+                             ["question", "choices"])]
+        computed, cached = embedder.computed, embedder.cached
+        step = 4 * embedder.batch_size
+        for lo in range(0, len(texts), step):
+            chunk = texts[lo:lo + step]
+            for (k, _), vec in zip(chunk, embedder.embed([s for _, s in chunk])):
+                emb[k] = vec
+        stats["texts_embedded"] += embedder.computed - computed
+        stats["texts_from_cache"] += embedder.cached - cached
+    cosines = [text_similarity(rows, emb, a, b) for a, b, _ in todo]
+
+    # fine features of the images that pairs with matching texts will compare
     need_fine: set[int] = set()
-    for a, b, image in todo:
-        if not image:
+    for (a, b, image), cos in zip(todo, cosines):
+        if not image or cos is None or cos < th.text:
             continue
-        if rows.tkey[a] != rows.tkey[b] and rows.g_main[a] == rows.g_main[b]:
-            need_emb.update(r for r in (a, b) if r not in emb)
         for i in rows.row_images[a]:
             for j in rows.row_images[b]:
                 if rows.img_sha[i] != rows.img_sha[j] and rows.img_phash[i] >= 0 and \
@@ -271,13 +286,9 @@ def verify_batch(directory: Path, name: str, datasets: Sequence[str], emb_path: 
                     need_fine.update((i, j))
     store = FeatureStore(directory / f"{name}.fine.sqlite", lru=512)
     try:
-        fine_rows = {rows.img_row[i] for i in need_fine}
-        wanted = {k: (rows.ds[k], rows.pos[k]) for k in need_emb | fine_rows}
-        texts: list[tuple[int, str]] = []
         pending: list[tuple[int, np.ndarray | None]] = []
-        for k, row in RowReader(datasets).read(wanted, ["images", "question", "choices"]):
-            if k in need_emb:
-                texts.append((k, text_mod.row_text(row["question"] or "", row["choices"])))
+        fine_rows = {rows.img_row[i] for i in need_fine}
+        for k, row in reader.read({k: (rows.ds[k], rows.pos[k]) for k in fine_rows}, ["images"]):
             for n, i in enumerate(rows.row_images[k]):
                 if i in need_fine:
                     data = (row["images"] or [])[n].get("bytes") or b""
@@ -286,19 +297,10 @@ def verify_batch(directory: Path, name: str, datasets: Sequence[str], emb_path: 
                 store.put_many(pending)
                 pending.clear()
         store.put_many(pending)
-        if texts:
-            computed, cached = embedder.computed, embedder.cached
-            step = 4 * embedder.batch_size
-            for lo in range(0, len(texts), step):
-                chunk = texts[lo:lo + step]
-                for (k, _), vec in zip(chunk, embedder.embed([s for _, s in chunk])):
-                    emb[k] = vec
-            stats["texts_embedded"] += embedder.computed - computed
-            stats["texts_from_cache"] += embedder.cached - cached
         stats["features_ms"] += int(1000 * (time.perf_counter() - t))
 
         t = time.perf_counter()
-        verdicts = decide_pairs(rows, todo, emb, store, th, stats)
+        verdicts = decide_pairs(rows, todo, cosines, store, th, stats)
     finally:
         store.close()
         (directory / f"{name}.fine.sqlite").unlink(missing_ok=True)
@@ -314,10 +316,11 @@ def verify_batch(directory: Path, name: str, datasets: Sequence[str], emb_path: 
     stats["verify_ms"] += int(1000 * (time.perf_counter() - t))
 
 
-def decide_pairs(rows: Rows, todo: list[tuple[int, int, bool]], emb: dict[int, np.ndarray],
+def decide_pairs(rows: Rows, todo: list[tuple[int, int, bool]], cosines: list[float | None],
                  store: FeatureStore, th: Thresholds, stats: Counter
                  ) -> list[tuple[tuple[int, int], tuple[bool, Edge | None]]]:
-    """((a, b), (conflict, edge)) for each pair that links or conflicts, in `todo` order."""
+    """((a, b), (conflict, edge)) for each pair that links or conflicts, in `todo` order;
+    `cosines` are the pairs' `text_similarity`."""
     fine_cache: dict[tuple[int, int], tuple[float, bool]] = {}
 
     def fine_result(i: int, j: int) -> tuple[float, bool]:
@@ -333,8 +336,7 @@ def decide_pairs(rows: Rows, todo: list[tuple[int, int, bool]], emb: dict[int, n
         return fine_result(i, j)[0]
 
     out: list[tuple[tuple[int, int], tuple[bool, Edge | None]]] = []
-    for a, b, image in todo:
-        cos = text_similarity(rows, emb, a, b)
+    for (a, b, image), cos in zip(todo, cosines):
         if cos is None:
             stats["pairs_rejected_text_guard"] += 1
             continue

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 from omr_data.publish import forms
 from omr_data.publish.common import PublishError, data_dir_for
 
-CARDS_DIR = Path(__file__).resolve().parents[2] / "cards"
+CARDS_DIR = Path(__file__).resolve().parent / "cards"   # also reachable as ./cards in a checkout
 TEMPLATE = "dataset_card.md.j2"
 SEE_SOURCE = "see source"
 

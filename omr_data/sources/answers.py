@@ -12,6 +12,7 @@ from typing import Any
 
 from omr_data.records import option_letters
 from omr_data.sources.errors import RowError
+from omr_data.verify.extract import last_boxed
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,9 @@ def answer_to_text(raw: Any) -> str:
     return str(raw)
 
 
+_EMPTY_BOX = re.compile(r"\\(?:boxed|fbox)\s*\{\s*\}")
+
+
 def clean_answer_text(text: str) -> str:
     """Strip "The answer is", `\\boxed{}`, `$…$` and a trailing period."""
     text = text.strip()
@@ -83,6 +87,7 @@ def clean_answer_text(text: str) -> str:
     boxed = last_boxed(text)
     if boxed is not None:
         text = boxed
+    text = _EMPTY_BOX.sub("", text).strip()      # `\\boxed{}` states no answer
     text = unwrap_math(_strip_period(text))
     wrapped = _TEXT_WRAP.match(text)
     if wrapped:
@@ -105,37 +110,6 @@ def unwrap_math(text: str) -> str:
                 continue
             return inner.strip()
     return text
-
-
-def last_boxed(text: str) -> str | None:
-    """Content of the last `\\boxed{…}` (or `\\fbox{…}`), brace-balanced; None if absent."""
-    start = max(text.rfind("\\boxed"), text.rfind("\\fbox"))
-    while start != -1:
-        brace = text.find("{", start)
-        if brace != -1 and not text[start:brace].strip("\\boxedfbox ").strip():
-            depth = 0
-            for i in range(brace, len(text)):
-                if text[i] == "{":
-                    depth += 1
-                elif text[i] == "}":
-                    depth -= 1
-                    if depth == 0:
-                        return text[brace + 1:i].strip()
-        start = max(text.rfind("\\boxed", 0, start), text.rfind("\\fbox", 0, start))
-    return None
-
-
-def extract_final(text: str) -> str | None:
-    """How OMR's distiller reads a trace: `<answer>` content, else last `\\boxed{}`, else the
-    last number."""
-    tags = re.findall(r"<answer>(.*?)</answer>", text, re.DOTALL | re.IGNORECASE)
-    if tags and tags[-1].strip():
-        return tags[-1].strip()
-    boxed = last_boxed(text)
-    if boxed:
-        return boxed
-    numbers = re.findall(r"-?\d+(?:,\d{3})*(?:\.\d+)?", text)
-    return numbers[-1] if numbers else None
 
 
 def choice_letter(text: str, choices: list[str], *, letters_first: bool = False) -> str | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from omr_data.sources.answers import extract_final, last_boxed
+from omr_data.verify.extract import extract_answer, last_boxed
 from omr_data.sources.errors import RowError
 
 LLAVA_COT_TAGS = ("SUMMARY", "CAPTION", "REASONING", "CONCLUSION")
@@ -46,7 +46,7 @@ def think_and_answer(text: str) -> tuple[str, str | None]:
     The answer is read the way OMR's distiller reads it: `<answer>` content, else the last
     `\\boxed{}`, else the last number. The reasoning is the `<think>` content, or the whole
     text without its `<answer>` block when there is no `<think>` tag."""
-    answer = extract_final(text)
+    answer = extract_answer(text)
     think = _THINK_RE.findall(text)
     if think:
         return think[-1].strip(), answer

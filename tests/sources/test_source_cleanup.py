@@ -2,7 +2,8 @@
 
 import pytest
 
-from omr_data.sources.answers import extract_final, last_boxed, normalize_answer
+from omr_data.sources.answers import normalize_answer
+from omr_data.verify.extract import extract_answer as extract_final, last_boxed
 from omr_data.sources.errors import RowError
 from omr_data.sources.options import options_from_value, parse_options
 from omr_data.sources.text import clean_question

@@ -263,14 +263,7 @@ def verify_batch(directory: Path, name: str, datasets: Sequence[str], emb_path: 
         texts = [(k, text_mod.row_text(row["question"] or "", row["choices"])) for k, row in
                  reader.read({k: (rows.ds[k], rows.pos[k]) for k in need_emb},
                              ["question", "choices"])]
-        computed, cached = embedder.computed, embedder.cached
-        step = 4 * embedder.batch_size
-        for lo in range(0, len(texts), step):
-            chunk = texts[lo:lo + step]
-            for (k, _), vec in zip(chunk, embedder.embed([s for _, s in chunk])):
-                emb[k] = vec
-        stats["texts_embedded"] += embedder.computed - computed
-        stats["texts_from_cache"] += embedder.cached - cached
+        emb.update(embedder.embed_keyed(texts, stats))
     cosines = [text_similarity(rows, emb, a, b) for a, b, _ in todo]
 
     # fine features of the images that pairs with matching texts will compare

@@ -187,15 +187,10 @@ class DedupStage(Stage):
                          unit.info["offset"], stats)
         texts = [(k, t) for k, t in enumerate(sig["text"]) if t is not None]
         if texts:
-            embedder = self._embedder()
-            computed, cached = embedder.computed, embedder.cached
-            step = 4 * embedder.batch_size
-            for start in range(0, len(texts), step):
-                chunk = texts[start:start + step]
-                for (k, _), vec in zip(chunk, embedder.embed([t for _, t in chunk])):
-                    sig["emb"][k] = vec.tolist()
-            ctx.count("dedup.texts_embedded", embedder.computed - computed)
-            ctx.count("dedup.texts_from_cache", embedder.cached - cached)
+            for k, vec in self._embedder().embed_keyed(texts, stats):
+                sig["emb"][k] = vec.tolist()
+        for key in ("texts_embedded", "texts_from_cache"):
+            ctx.count(f"dedup.{key}", stats[key])
         write_signatures(Path(ctx.workdir) / SIG_DIR / f"{unit.info['sig']}.parquet", sig)
 
     def _after_scan(self, inputs: list[str], ctx: StageContext) -> list[WorkUnit]:

@@ -15,7 +15,8 @@ import re
 import sqlite3
 import unicodedata
 from pathlib import Path
-from typing import Iterable, Sequence
+from collections import Counter
+from typing import Hashable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -264,6 +265,19 @@ class TextEmbedder:
         out = np.stack([found[k] for k in keys]).astype(np.float32)
         out /= np.linalg.norm(out, axis=1, keepdims=True) + 1e-12
         return out
+
+    def embed_keyed(self, items: Sequence[tuple[Hashable, str]], stats: Counter | None = None
+                    ) -> Iterator[tuple[Hashable, np.ndarray]]:
+        """(key, embedding) for (key, text) items, a few batches at a time (bounded memory);
+        adds `texts_embedded` / `texts_from_cache` to `stats`."""
+        computed, cached = self.computed, self.cached
+        step = 4 * self.batch_size
+        for lo in range(0, len(items), step):
+            chunk = items[lo:lo + step]
+            yield from zip((k for k, _ in chunk), self.embed([t for _, t in chunk]))
+        if stats is not None:
+            stats["texts_embedded"] += self.computed - computed
+            stats["texts_from_cache"] += self.cached - cached
 
     def close(self) -> None:
         self.cache.close()

@@ -157,7 +157,9 @@ def _prepare(stage: Stage, inputs: list[str], ctx: StageContext, builder: Datase
                  for i, u in enumerate(units)]
         done = builder.done_units()
         pending = [u for u in units if u.name not in done]
-        title = f"{label or stage.name} (prepare{f' {rnd + 1}' if rnd else ''})"
+        # a round's bar is named by its units' "label" (dedup: scan, candidates, verify)
+        phase = units[0].info.get("label", "prepare") if units else "prepare"
+        title = f"{label or stage.name} ({phase})"
         with _Progress(title, total_units=len(units), already=len(units) - len(pending),
                        rows_total=None, enabled=progress) as bar:
             executor.run(stage, pending, builder, ctx.workdir, ctx.seed, progress=bar.update)

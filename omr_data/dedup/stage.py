@@ -145,7 +145,7 @@ class DedupStage(Stage):
     def _signature_units(self, inputs: list[str]) -> list[WorkUnit]:
         units = self.plan(list(inputs) + list(self.config.against))
         return [WorkUnit(f"sig-{k:05d}", u.paths,
-                         {"step": "scan", "dataset": u.info["input"],
+                         {"step": "scan", "label": "scan", "dataset": u.info["input"],
                           "offset": u.info["offset"], "sig": f"{k:05d}",
                           "benchmark": u.info["input"] >= len(inputs)})
                 for k, u in enumerate(units)]
@@ -221,10 +221,11 @@ class DedupStage(Stage):
         rep_slots = np.array([self._emb_slot[g[0]] for g in self._groups], dtype=np.int64)
         np.save(workdir / CAND_DIR / REP_SLOTS, rep_slots)
         units = [WorkUnit(f"img-{k:05d}", (str(workdir / CAND_DIR / CODES),),
-                          {"step": "images", "start": lo, "stop": hi, "out": f"img-{k:05d}"})
+                          {"step": "images", "label": "candidates", "start": lo, "stop": hi,
+                           "out": f"img-{k:05d}"})
                  for k, (lo, hi) in enumerate(image_units(n_codes))]
         units += [WorkUnit(f"txt-{k:05d}", (str(workdir / EMBEDDINGS),),
-                           {"step": "text", "left": left, "right": right,
+                           {"step": "text", "label": "candidates", "left": left, "right": right,
                             "out": f"txt-{k:05d}"})
                   for k, (left, right) in enumerate(text_tiles(len(rep_slots)))]
         self._candidate_units = units
@@ -265,7 +266,8 @@ class DedupStage(Stage):
 
         def add_image(i: int, j: int) -> None:       # images i, j with equal bytes
             a, b = rows.img_row[i], rows.img_row[j]
-            if a != b and rows.n_images[a] == rows.n_images[b] and not (is_bench(a) and is_bench(b)):
+            if a != b and rows.n_images[a] == rows.n_images[b] and \
+                    not (is_bench(a) and is_bench(b)):
                 image_pairs.add((a, b) if a < b else (b, a))
 
         def add_text(a: int, b: int) -> None:
@@ -298,7 +300,7 @@ class DedupStage(Stage):
             name = f"batch-{k:05d}"
             write_batch(workdir / VERIFY_DIR, name, batch, rows, self._emb_slot)
             units.append(WorkUnit(name, (str(workdir / VERIFY_DIR / f"{name}.rows.parquet"),),
-                                  {"step": "verify", "batch": name,
+                                  {"step": "verify", "label": "verify pairs", "batch": name,
                                    "datasets": [*inputs, *self.config.against],
                                    "image": batch[0][2], "heavy": batch[0][2]}))
         self._verify_units = units

@@ -175,3 +175,25 @@ def test_finished_prepare_units_are_not_redone_after_a_failure(toy_dataset, tmp_
                        progress=False)
     assert len(log.read_text().split()) == 5  # the five prepare units ran once
     assert result.manifest["rows"] == 50
+
+
+def test_prepare_runs_rounds_of_units_and_resumes_in_the_last_round(toy_dataset, tmp_path):
+    from omr_data.records import load_meta
+    from toy_stages import ShardTotal, TwoRoundTotal
+
+    src = toy_dataset(50, max_rows=10)
+    log = tmp_path / "prepare.log"
+    with pytest.raises(RuntimeError, match="merge failed"):
+        run_stage(TwoRoundTotal({"log_path": str(log), "fail_merge": True}), [src.path],
+                  tmp_path / "out", executor=LocalExecutor(2), progress=False)
+    ran = log.read_text().split()
+    assert sorted(ran) == [f"prepare-{i:05d}" for i in range(5)] + \
+        [f"prepare1-{i:05d}" for i in range(5)]
+    result = run_stage(TwoRoundTotal({"log_path": str(log)}), [src.path], tmp_path / "out",
+                       executor=LocalExecutor(2), progress=False)
+    assert log.read_text().split() == ran        # no unit of either round ran again
+    assert result.manifest["stats"]["shards_counted"] == 5
+    assert result.manifest["stats"]["counts_checked"] == 5
+    assert {load_meta(r)["toy.total"] for r in DatasetDir(tmp_path / "out").iter_rows()} == {50}
+    one_round = run_stage(ShardTotal(), [src.path], tmp_path / "one", progress=False)
+    assert result.manifest["fingerprint"] == one_round.manifest["fingerprint"]

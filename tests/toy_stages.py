@@ -96,3 +96,38 @@ class ShardTotal(Stage):
         total = json.loads((ctx.workdir / "total.json").read_text())["rows"]
         for row in ctx.read_rows(unit):
             yield update_meta(row, **{"toy.total": total})
+
+
+class TwoRoundTotal(ShardTotal):
+    """ShardTotal with a second prepare round: one unit per count file re-reads it; the
+    second merge writes the total (a stand-in for dedup's scan → candidates → verify)."""
+
+    name = "two_round_total"
+
+    def prepare_unit(self, unit, ctx):
+        import json
+        if unit.info.get("round", 0) == 0:
+            return super().prepare_unit(unit, ctx)
+        if self.config.log_path:
+            with open(self.config.log_path, "a") as log:
+                log.write(unit.name + "\n")
+        n = json.loads((ctx.workdir / "counts" / unit.info["file"]).read_text())["rows"]
+        out = ctx.workdir / "checked"
+        out.mkdir(exist_ok=True)
+        (out / unit.info["file"]).write_text(json.dumps({"rows": n}))
+        ctx.count("counts_checked")
+
+    def prepare_merge(self, inputs, ctx):
+        import json
+
+        from omr_data.stage import WorkUnit
+        if ctx.prepare_round == 0:
+            files = sorted(p.name for p in (ctx.workdir / "counts").glob("*.json"))
+            return [WorkUnit(f"check-{k}", (), {"file": f, "label": "check"})
+                    for k, f in enumerate(files)]
+        if self.config.fail_merge:
+            raise RuntimeError("merge failed on purpose")
+        total = sum(json.loads(p.read_text())["rows"]
+                    for p in (ctx.workdir / "checked").glob("*.json"))
+        (ctx.workdir / "total.json").write_text(json.dumps({"rows": total}))
+        return None

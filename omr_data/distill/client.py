@@ -11,7 +11,9 @@
   for `n > 1` marks the endpoint as not supporting `n`; 401/403/404 stop the run with a
   clear error (wrong key, URL or model).
 - Requests per minute and tokens per minute are paced before sending; token estimates
-  are corrected with the usage each response reports.
+  are corrected with the usage each response reports. The pacing is a `Limiter`
+  (`limits.py`): this process's `RateLimiter` by default, or one budget shared by every
+  worker of a Ray run.
 """
 
 from __future__ import annotations
@@ -24,7 +26,10 @@ import os
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
+
+if TYPE_CHECKING:
+    from omr_data.distill.limits import Limiter
 
 RETRY_STATUSES = {408, 409, 425, 429}
 BACKOFF_BASE_S = 0.5
@@ -142,12 +147,16 @@ class RateLimiter:
 
 
 class TeacherPool:
-    """Sends chat completions to the least-busy endpoint under one concurrency cap."""
+    """Sends chat completions to the least-busy endpoint under one concurrency cap.
+
+    `limiter` paces every attempt (`limits.Limiter`); default `RateLimiter(rpm, tpm)`.
+    """
 
     def __init__(self, base_urls: list[str], *, api_key: str, concurrency: int,
                  request_timeout_s: float, request_deadline_s: float,
                  rpm: int | None = None, tpm: int | None = None,
-                 use_n_param: str = "auto", client_factory: Callable | None = None):
+                 use_n_param: str = "auto", client_factory: Callable | None = None,
+                 limiter: "Limiter | None" = None):
         if not base_urls:
             raise TeacherError("no base URL: set base_urls (--base-url URL, repeatable)")
         factory = client_factory or _openai_client
@@ -162,7 +171,7 @@ class TeacherPool:
         self.concurrency = concurrency
         self.request_timeout_s = request_timeout_s
         self.request_deadline_s = request_deadline_s
-        self.limiter = RateLimiter(rpm, tpm)
+        self.limiter = limiter if limiter is not None else RateLimiter(rpm, tpm)
         self.stats = ClientStats()
         self.in_flight = 0
         self.max_in_flight = 0

@@ -14,7 +14,8 @@ USE_N_VALUES = ("auto", "yes", "no")
 BACKENDS = ("http", "vllm")
 VLLM_INSTALL_HINT = "pip install 'omr-data[vllm]' on a GPU machine"
 #: HTTP-only fields that must stay unset with backend vllm (the model runs in-process)
-_HTTP_ONLY = ("base_urls", "api_key_env", "max_requests_per_minute", "max_tokens_per_minute")
+_HTTP_ONLY = ("base_urls", "api_key_env", "max_requests_per_minute", "max_tokens_per_minute",
+              "shared_limiter")
 #: vLLM engine fields and their defaults (only used with backend vllm)
 _VLLM_DEFAULTS = {"tensor_parallel_size": 1, "gpu_memory_utilization": 0.9,
                   "max_model_len": None, "engine_kwargs": {}, "vllm_batch_size": 256}
@@ -57,6 +58,9 @@ class DistillConfig:
                                                 default=None)
     max_tokens_per_minute: int | None = _help(
         "pace estimated prompt + completion tokens (null = unlimited)", default=None)
+    shared_limiter: str | None = _help(
+        "name of the Ray actor that paces max_requests_per_minute / max_tokens_per_minute "
+        "over every worker of a run; the ray executor sets it, leave it unset", default=None)
     request_timeout_s: float = _help("timeout of one attempt, seconds", default=1800.0)
     request_deadline_s: float = _help(
         "a request is retried (backoff with jitter, Retry-After honoured) until this many "
@@ -198,10 +202,11 @@ def vllm_available() -> bool:
 # key because they can change traces (truncation at the context length, dtype,
 # quantization, chat template).
 OPERATIONAL_FIELDS = ("base_urls", "api_key_env", "concurrency", "max_requests_per_minute",
-                      "max_tokens_per_minute", "request_timeout_s", "request_deadline_s",
-                      "journal", "price_input_per_m", "price_output_per_m", "gpu_hour_price",
-                      "progress", "use_n_param", "backend", "tensor_parallel_size",
-                      "gpu_memory_utilization", "vllm_batch_size")
+                      "max_tokens_per_minute", "shared_limiter", "request_timeout_s",
+                      "request_deadline_s", "journal", "price_input_per_m",
+                      "price_output_per_m", "gpu_hour_price", "progress", "use_n_param",
+                      "backend", "tensor_parallel_size", "gpu_memory_utilization",
+                      "vllm_batch_size")
 
 
 @dataclass(frozen=True)
@@ -235,6 +240,7 @@ class Settings:
     max_model_len: int | None = None
     engine_kwargs: dict = field(default_factory=dict)
     vllm_batch_size: int = 256
+    shared_limiter: str | None = None
 
     @property
     def sampling(self) -> dict:
@@ -293,4 +299,5 @@ def resolve(config: DistillConfig | dict | None) -> Settings:
         max_model_len=config.max_model_len,
         engine_kwargs=dict(config.engine_kwargs),
         vllm_batch_size=config.vllm_batch_size,
+        shared_limiter=config.shared_limiter,
     )

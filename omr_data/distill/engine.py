@@ -34,6 +34,7 @@ from omr_data.distill.client import (KEY_HEADER, Completion, NUnsupported, Reque
                                      TeacherPool, api_key_from_env)
 from omr_data.distill.config import DistillConfig, Settings, resolve
 from omr_data.distill.journal import Entry, Journal, request_key
+from omr_data.distill.limits import limiter_for
 from omr_data.distill.progress import Progress
 from omr_data.distill.render import Prompt, PromptError, render_prompt
 from omr_data.records import COLUMNS, dump_meta, load_meta, make_reject
@@ -114,7 +115,8 @@ class DistillEngine:
                 list(s.base_urls), api_key=api_key_from_env(s.api_key_env),
                 concurrency=s.concurrency, request_timeout_s=s.request_timeout_s,
                 request_deadline_s=s.request_deadline_s, rpm=s.rpm, tpm=s.tpm,
-                use_n_param=s.use_n_param, client_factory=self._client_factory)
+                use_n_param=s.use_n_param, client_factory=self._client_factory,
+                limiter=limiter_for(s))
         self.progress = Progress(s, self.pool, self.stats, total=self.total, enabled=s.progress)
         start = time.monotonic()
         order: asyncio.Queue = asyncio.Queue(maxsize=self._window)

@@ -17,7 +17,6 @@ change how traces are fetched, never what they are.
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import ClassVar, Iterator
 
@@ -35,13 +34,9 @@ class DistillStage(Stage):
     reads = "datasets"
     input_columns = ("id", "question", "images", "choices")
     #: one worker: `concurrency` is a cap over the whole run, and the work is network-bound
+    #: (the ray executor runs several, see executors/ray_adapters.py)
     max_workers: ClassVar[int] = 1
-
-    def cache_key(self, parent_fingerprints: list[str], seed: int = 0) -> str:
-        config = {k: v for k, v in self.config_dict().items() if k not in OPERATIONAL_FIELDS}
-        payload = {"stage": self.name, "version": self.version, "config": config,
-                   "parents": parent_fingerprints, "seed": seed}
-        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+    cache_exclude: ClassVar[tuple[str, ...]] = OPERATIONAL_FIELDS
 
     def process(self, unit: WorkUnit, ctx: StageContext) -> Iterator[dict]:
         stats: dict = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,3 +98,45 @@ class BrokenSetup(Uppercase):
 
     def setup(self):
         raise OSError("model weights not found at /nowhere")
+
+
+@dataclass
+class DistillProbeConfig(DistillConfig):
+    start_together: str = field(default="", metadata={
+        "help": "folder: each unit waits there until `units_together` units have started"})
+    units_together: int = field(default=2, metadata={"help": "units that start together"})
+    kill_limiter_in: str = field(default="", metadata={
+        "help": "unit that kills the run's shared rate limiter actor before it starts"})
+    fail_unit: str = field(default="", metadata={"help": "unit that raises before it starts"})
+
+
+class DistillProbe(DistillStage):
+    """The real distill stage; units can wait for each other before they start (Ray
+    starts actors one after another), one unit can kill the run's shared limiter, or
+    raise."""
+
+    Config = DistillProbeConfig
+
+    def process(self, unit, ctx):
+        if self.config.start_together:
+            folder = Path(self.config.start_together)
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / unit.name).touch()
+            deadline = time.monotonic() + 60
+            while (len(list(folder.iterdir())) < self.config.units_together
+                   and time.monotonic() < deadline):
+                time.sleep(0.01)
+        if unit.name == self.config.kill_limiter_in:
+            import ray
+
+            from omr_data.distill.limits import NAMESPACE
+            ray.kill(ray.get_actor(self.config.shared_limiter, namespace=NAMESPACE))
+            for _ in range(100):   # until the kill has landed
+                try:
+                    ray.get_actor(self.config.shared_limiter, namespace=NAMESPACE)
+                except ValueError:
+                    break
+                time.sleep(0.05)
+        if unit.name == self.config.fail_unit:
+            raise ValueError(f"{unit.name} cannot go on")
+        yield from super().process(unit, ctx)

@@ -6,9 +6,12 @@ One local Ray (2 CPUs) serves the whole module; skipped when the [ray] extra is 
 
 from __future__ import annotations
 
+import asyncio
+import bisect
 import os
 import shutil
 import sqlite3
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -21,6 +24,8 @@ pytest.importorskip("ray.data", reason="the ray executor needs Ray Data: "
 
 import ray  # noqa: E402
 
+from omr_data.distill.client import KEY_HEADER  # noqa: E402
+from omr_data.distill.limits import NAMESPACE  # noqa: E402
 from omr_data.distill.simulated import SimulatedServer  # noqa: E402
 from omr_data.distill.stage import DistillStage  # noqa: E402
 from omr_data.executors.local import LocalExecutor  # noqa: E402
@@ -31,7 +36,7 @@ from omr_data.runner import run_stage  # noqa: E402
 from omr_data.sources.stage import NormalizeStage  # noqa: E402
 from omr_data.store import DatasetDir, write_dataset  # noqa: E402
 from omr_data.verify.stage import VerifyStage  # noqa: E402
-from ray_stages import Explode, KillingDistill, OneWorker  # noqa: E402
+from ray_stages import DistillProbe, Explode, KillingDistill, OneWorker  # noqa: E402
 from toy_stages import Uppercase, toy_records  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -233,6 +238,129 @@ def test_distill_with_faults_and_a_killed_worker_loses_and_duplicates_nothing(cl
         run_stage(DistillStage(base), [src.path], out, executor=cluster, progress=False)
         assert srv.requests == 0
         same_output(tmp_path / "local", out, stats=False)
+
+
+class TimedServer(SimulatedServer):
+    """The simulated teacher, noting when each request arrived (monotonic seconds) and the
+    journal key it carries."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.arrivals: list[tuple[float, str]] = []
+
+    async def _handle_chat(self, request):
+        self.arrivals.append((time.monotonic(), request.headers.get(KEY_HEADER, "")))
+        return await super()._handle_chat(request)
+
+
+def _limiter_gone(name: str) -> bool:
+    for _ in range(50):   # ray.kill is asynchronous
+        try:
+            ray.get_actor(name, namespace=NAMESPACE)
+        except ValueError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+RPM = 600   # 10 requests a second for the whole run
+
+
+def test_distill_rate_cap_holds_over_all_actors_and_a_finished_actor_leaves_its_share(
+        cluster, tmp_path):
+    """Two actors, one unit of 40 questions and one of 8: the server never sees more than
+    the run's cap, both actors draw on it at once, and once the small unit is done the big
+    one gets the whole rate, finishing faster than the old static split (RPM / 2 per
+    actor) would allow."""
+    questions = _questions(48)
+    big = write_dataset(tmp_path / "big", questions[:40], max_rows=40)      # unit-00000
+    small = write_dataset(tmp_path / "small", questions[40:], max_rows=40)  # unit-00001
+    out = tmp_path / "out"
+    with TimedServer(latency_s=0.02) as srv:
+        cfg = {"teacher": "simulated", "base_urls": [srv.base_url], "n": 1,
+               "concurrency": 8, "max_tokens": 4096, "progress": False,
+               "use_n_param": "no", "max_requests_per_minute": RPM,
+               "start_together": str(tmp_path / "started")}
+        run_stage(DistillProbe(cfg), [big.path, small.path], out, executor=cluster,
+                  progress=False)
+    plan = cluster.last_plan
+    assert plan.workers == 2 and plan.worker_config.concurrency == 4
+    assert plan.worker_config.max_requests_per_minute == RPM          # not split any more
+    assert plan.worker_config.shared_limiter == plan.shared_limiter.name
+    assert _limiter_gone(plan.shared_limiter.name)                    # killed at the end
+    assert DatasetDir(out).num_rows == 48 and DatasetDir(out).num_rejects == 0
+
+    unit_of = {}
+    for unit in ("unit-00000", "unit-00001"):
+        with sqlite3.connect(out / "journal.units" / f"{unit}.sqlite") as db:
+            unit_of.update({key: unit for (key,) in db.execute("SELECT key FROM samples")})
+    arrivals = sorted(srv.arrivals)
+    # every request took its slot from the one budget
+    assert len(arrivals) == 48 == cluster.last_limiter_stats["requests"]
+    times = [t for t, _ in arrivals]
+    for w in (1.0, 3.0):   # rate * w + 1 (no burst) + one late send per actor
+        worst = max(bisect.bisect_left(times, t + w) - i for i, t in enumerate(times))
+        assert worst <= RPM / 60 * w + 1 + plan.workers, (w, worst)
+    big_t = [t for t, key in arrivals if unit_of[key] == "unit-00000"]
+    small_t = [t for t, key in arrivals if unit_of[key] == "unit-00001"]
+    assert len(big_t) == 40 and len(small_t) == 8
+    assert big_t[0] < small_t[-1] and small_t[0] < big_t[-1]          # both at once
+    static_split_s = (len(big_t) - 1) * 60 / (RPM // 2)               # 7.8 s at RPM / 2
+    assert big_t[-1] - big_t[0] < 0.8 * static_split_s
+
+
+def test_distill_fails_clearly_when_the_shared_limiter_dies(cluster, tmp_path):
+    one = RayExecutor(workers=1)     # unit-00000 runs, then unit-00001 kills the limiter
+    src = write_dataset(tmp_path / "in", _questions(24), max_rows=12)      # 2 units
+    with SimulatedServer(latency_s=0.01) as srv:
+        cfg = {"teacher": "simulated", "base_urls": [srv.base_url], "n": 1,
+               "concurrency": 4, "max_tokens": 4096, "progress": False,
+               "max_requests_per_minute": 6000, "kill_limiter_in": "unit-00001"}
+        with pytest.raises(UnitFailed, match=r"TeacherError: the run's shared rate limiter "
+                                             r"\(Ray actor 'distill-limiter-[0-9a-f]+'\) "
+                                             r"(died|does not exist).*rerun the stage"):
+            run_stage(DistillProbe(cfg), [src.path], tmp_path / "out", executor=one,
+                      progress=False)
+    assert one.last_limiter_stats is None                             # it was dead at the end
+
+
+def test_distill_limiter_is_killed_when_a_unit_fails(cluster, tmp_path):
+    one = RayExecutor(workers=1)
+    src = write_dataset(tmp_path / "in", _questions(24), max_rows=12)      # 2 units
+    with SimulatedServer(latency_s=0.01) as srv:
+        cfg = {"teacher": "simulated", "base_urls": [srv.base_url], "n": 1,
+               "concurrency": 4, "max_tokens": 4096, "progress": False,
+               "max_tokens_per_minute": 10 ** 7, "fail_unit": "unit-00001"}
+        with pytest.raises(UnitFailed, match="ValueError: unit-00001 cannot go on"):
+            run_stage(DistillProbe(cfg), [src.path], tmp_path / "out", executor=one,
+                      progress=False)
+    name = one.last_plan.shared_limiter.name
+    assert one.last_limiter_stats["requests"] == 12                  # alive until the end
+    assert _limiter_gone(name)
+
+
+def test_ray_limiter_proxy_paces_and_reports_a_dead_actor(cluster):
+    from omr_data.distill.client import TeacherError
+    from omr_data.distill.limits import Budget, RayLimiter
+    actor = ray.remote(Budget).options(name="distill-limiter-test", namespace=NAMESPACE,
+                                       num_cpus=0, max_restarts=0).remote(1200, 100_000)
+    ray.get(actor.stats.remote())
+    limiter = RayLimiter("distill-limiter-test")
+
+    async def six() -> float:
+        start = time.monotonic()
+        await asyncio.gather(*(limiter.acquire(1000) for _ in range(6)))
+        return time.monotonic() - start
+
+    assert asyncio.run(six()) >= 5 * 60 / 1200 - 0.01                # 50 ms apart
+    limiter.correct(-500)
+    assert ray.get(actor.stats.remote())["tokens"] == 5500
+    ray.kill(actor)
+    assert _limiter_gone("distill-limiter-test")                     # the kill has landed
+    with pytest.raises(TeacherError, match=r"\(Ray actor 'distill-limiter-test'\) died"):
+        asyncio.run(limiter.acquire(1))
+    with pytest.raises(TeacherError, match="does not exist"):
+        RayLimiter("distill-limiter-test")
 
 
 def _dedup_rows(n: int, copies: int) -> list[dict]:

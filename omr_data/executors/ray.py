@@ -25,8 +25,10 @@ Failures:
   written returns the recorded result).
 
 Stages whose settings are global budgets (distill: requests in flight, requests and tokens
-per minute; its request journal) run through an adapter that splits the budget over the
-actors and gives each unit its own journal (see `ray_adapters.py`).
+per minute; its request journal) run through an adapter (see `ray_adapters.py`): requests
+in flight are split over the actors, the rates are enforced for the whole run by one
+limiter actor that the executor starts for the stage and kills when it ends, and each
+unit gets its own journal.
 
 Requirements on a cluster: `omr-data[ray]` installed on every node (or shipped with
 `runtime_env`), and the inputs and the output directory on a filesystem that every node
@@ -50,7 +52,7 @@ import ray
 import ray.data
 
 from omr_data.executors.local import run_unit
-from omr_data.executors.ray_adapters import ClusterPlan, cluster_plan
+from omr_data.executors.ray_adapters import ClusterPlan, SharedLimiter, cluster_plan
 from omr_data.stage import Stage, WorkUnit
 from omr_data.store import DatasetBuilder, StoreError, UnitResult
 
@@ -104,6 +106,7 @@ class RayExecutor:
         self.poll_s = poll_s
         self.verbose = verbose
         self.last_plan: ClusterPlan | None = None   # for tests and logs
+        self.last_limiter_stats: dict | None = None  # the shared limiter's, at its end
 
     # -- connecting --------------------------------------------------------------------
     def connect(self) -> None:
@@ -158,6 +161,7 @@ class RayExecutor:
             # raised here, after the dataset and its actor pool are out of scope: an error
             # kept alive by the caller must not hold the pool's CPUs for the next run
             gc.collect()
+            _reap_unit_workers()
             raise error
         missing = sorted({u.name for u in units} - set(builder.done_units()))
         if missing:   # never finalize around a hole, whatever Ray reported
@@ -168,6 +172,17 @@ class RayExecutor:
                  builder: DatasetBuilder, workdir: Path, seed: int,
                  progress: ProgressFn | None) -> BaseException | None:
         """Map the units on an actor pool; the error (named), or None when all finished."""
+        self.last_limiter_stats = None
+        limiter = _start_limiter(plan.shared_limiter) if plan.shared_limiter else None
+        try:
+            return self._map_units(stage, plan, units, builder, workdir, seed, progress)
+        finally:
+            if limiter is not None:
+                self.last_limiter_stats = _stop_limiter(limiter)
+
+    def _map_units(self, stage: Stage, plan: ClusterPlan, units: list[WorkUnit],
+                   builder: DatasetBuilder, workdir: Path, seed: int,
+                   progress: ProgressFn | None) -> BaseException | None:
         counter = _RowCounter.options(num_cpus=0).remote()
         items = [{"name": u.name, "unit": pickle.dumps(u)} for u in units]
         dataset = ray.data.from_items(items, override_num_blocks=len(items))
@@ -248,6 +263,56 @@ def _unit_error(err: BaseException) -> BaseException:
         if marker in text:
             return cls(text[text.rindex(marker) + len(marker):].strip().splitlines()[0])
     return RuntimeError(f"Ray run failed: {type(err).__name__}: {text[-2000:]}")
+
+
+def _reap_unit_workers(wait_s: float = 5.0) -> int:
+    """After a failed run, make sure its actor pool is gone, so the next run gets the CPUs.
+
+    Ray Data tears the pool down when the failed execution is garbage-collected, which can
+    lag (reference cycles through the error's traceback); a rerun in the same driver would
+    then wait for CPUs forever. So: wait up to `wait_s` for this job's unit workers to
+    exit, then kill the ones left. Ray exposes no public call that lists actors without
+    its dashboard, so this uses its private state API, best effort (on any error it gives
+    up quietly). Returns the number of actors killed."""
+    try:
+        from ray._raylet import ActorID
+        job = ray.get_runtime_context().get_job_id()
+
+        def alive() -> list[dict]:
+            return [a for a in ray._private.state.actors().values()
+                    if a["State"] != "DEAD" and a["JobID"] == job
+                    and _UnitWorker.__name__ in a["ActorClassName"]]
+
+        deadline = time.monotonic() + wait_s
+        while alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        left = alive()
+        core = ray._private.worker.global_worker.core_worker
+        for actor in left:
+            core.kill_actor(ActorID(bytes.fromhex(actor["ActorID"])), True)
+        return len(left)
+    except Exception:  # noqa: BLE001 - a private API may change; the rerun then just waits
+        return 0
+
+
+def _start_limiter(spec: SharedLimiter):
+    """The run-wide rate limiter actor: owned by this driver (it dies with it), no CPU,
+    never restarted (a fresh bucket would forget the slots it has booked)."""
+    from omr_data.distill.limits import NAMESPACE, Budget
+    actor = ray.remote(Budget).options(name=spec.name, namespace=NAMESPACE, num_cpus=0,
+                                       max_restarts=0).remote(spec.rpm, spec.tpm)
+    ray.get(actor.stats.remote())   # started and registered before any worker looks it up
+    return actor
+
+
+def _stop_limiter(actor) -> dict | None:
+    """Kill the limiter; its counters (None if it had died)."""
+    try:
+        stats = ray.get(actor.stats.remote(), timeout=10)
+    except (ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError):
+        stats = None
+    ray.kill(actor)
+    return stats
 
 
 @ray.remote

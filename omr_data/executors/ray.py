@@ -43,6 +43,7 @@ import logging
 import os
 import pickle
 import queue
+import sys
 import threading
 import time
 from pathlib import Path
@@ -151,6 +152,9 @@ class RayExecutor:
         wanted = self.workers or self.cluster_workers()
         plan = cluster_plan(stage, wanted=wanted, units=len(units), output=builder.path)
         self.last_plan = plan
+        if plan.notes and (self.verbose or sys.stderr.isatty()):   # beside the progress bar
+            for note in plan.notes:
+                print(f"{stage.name}: {note}", file=sys.stderr)
         attempts = builder.work / ATTEMPTS_DIR
         attempts.mkdir(parents=True, exist_ok=True)
         for unit in units:                     # a new run: every unit gets max_attempts again

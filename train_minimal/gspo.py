@@ -280,35 +280,18 @@ def load_model(args: GSPOArgs):
     a right-padding processor shifts them against the ids of shorter prompts, and
     Qwen2.5-VL's M-RoPE index then fails on batches with images of different sizes.
     """
-    from tiny_vlm import build_tiny_qwen2_5_vl, load_processor, set_max_pixels
+    from tiny_vlm import load_vlm
 
-    if args.model_name_or_path == TINY_MODEL:
-        model, processor = build_tiny_qwen2_5_vl(seed=args.seed, max_pixels=args.max_pixels)
-    else:
-        import torch
-        from transformers import AutoModelForImageTextToText
-
-        model = AutoModelForImageTextToText.from_pretrained(
-            args.model_name_or_path, dtype=torch.bfloat16 if torch.cuda.is_available() else None)
-        processor = load_processor(args.model_name_or_path)
-        set_max_pixels(processor, args.max_pixels)
+    model, processor = load_vlm(args.model_name_or_path,
+                                tiny=args.model_name_or_path == TINY_MODEL, seed=args.seed,
+                                max_pixels=args.max_pixels)
     processor.tokenizer.padding_side = "left"
     return model, processor
 
 
 def check_data(args: GSPOArgs, processor):
-    from vlm_data import dataset_form, load_published, preflight
-
-    dataset = load_published(args.dataset_name, config=args.dataset_config,
-                             split=args.dataset_split, revision=args.revision,
-                             hub_dir=args.hub_dir)
-    if dataset_form(dataset) != "rl":
-        raise ArgsError(f"{args.dataset_name} holds SFT rows (messages): train it with sft.py, "
-                        "or pick an RL config with --dataset-config")
-    return preflight(dataset, processor, max_length=args.max_prompt_length,
-                     max_pixels=args.max_pixels, text_only=args.text_only,
-                     on_problem=args.on_problem,
-                     report_path=Path(args.output_dir) / "preflight.json")
+    from vlm_data import load_for_training
+    return load_for_training(args, processor, form="rl", max_length=args.max_prompt_length)
 
 
 def main(argv: list[str] | None = None) -> int:

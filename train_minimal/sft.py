@@ -180,33 +180,14 @@ def transformers_at_least(version: str) -> bool:
 
 def load_model(args: SFTArgs):
     """(model, processor): the tiny random model, or `from_pretrained`."""
-    from tiny_vlm import build_tiny_qwen2_5_vl, load_processor, set_max_pixels
-
-    if args.tiny:
-        model, processor = build_tiny_qwen2_5_vl(seed=args.seed, max_pixels=args.max_pixels)
-        return model, processor
-    import torch
-    from transformers import AutoModelForImageTextToText
-
-    model = AutoModelForImageTextToText.from_pretrained(
-        args.model_name_or_path, dtype=torch.bfloat16 if torch.cuda.is_available() else None)
-    processor = load_processor(args.model_name_or_path)
-    set_max_pixels(processor, args.max_pixels)
-    return model, processor
+    from tiny_vlm import load_vlm
+    return load_vlm(args.model_name_or_path, tiny=args.tiny, seed=args.seed,
+                    max_pixels=args.max_pixels)
 
 
 def check_data(args: SFTArgs, processor):
-    from vlm_data import dataset_form, load_published, preflight
-
-    dataset = load_published(args.dataset_name, config=args.dataset_config,
-                             split=args.dataset_split, revision=args.revision,
-                             hub_dir=args.hub_dir)
-    if dataset_form(dataset) != "sft":
-        raise ArgsError(f"{args.dataset_name} holds RL rows (prompt/answer): train it with "
-                        "gspo.py, or pick an SFT config with --dataset-config")
-    return preflight(dataset, processor, max_length=args.max_length, max_pixels=args.max_pixels,
-                     text_only=args.text_only, on_problem=args.on_problem,
-                     report_path=Path(args.output_dir) / "preflight.json")
+    from vlm_data import load_for_training
+    return load_for_training(args, processor, form="sft", max_length=args.max_length)
 
 
 def main(argv: list[str] | None = None) -> int:

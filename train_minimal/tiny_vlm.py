@@ -169,3 +169,18 @@ def set_max_pixels(processor, max_pixels: int) -> None:
         raise ValueError(f"cannot set max_pixels on {type(ip).__name__}: no size.longest_edge")
     if getattr(ip, "max_pixels", None) is not None:
         ip.max_pixels = max_pixels
+
+
+def load_vlm(name: str, *, tiny: bool, seed: int, max_pixels: int):
+    """(model, processor): the tiny random Qwen2.5-VL when `tiny`, else `from_pretrained`
+    (bf16 on a GPU) with the processor's image budget set to `max_pixels`."""
+    if tiny:
+        return build_tiny_qwen2_5_vl(seed=seed, max_pixels=max_pixels)
+    import torch
+    from transformers import AutoModelForImageTextToText
+
+    model = AutoModelForImageTextToText.from_pretrained(
+        name, dtype=torch.bfloat16 if torch.cuda.is_available() else None)
+    processor = load_processor(name)
+    set_max_pixels(processor, max_pixels)
+    return model, processor

@@ -125,6 +125,28 @@ def dataset_form(dataset) -> str:
                          "'messages' (SFT) or 'prompt' + 'answer' (RL)")
 
 
+#: what a script given the other form of dataset says (after the dataset's name)
+_WRONG_FORM = {
+    "sft": "holds RL rows (prompt/answer): train it with gspo.py, or pick an SFT config with "
+           "--dataset-config",
+    "rl": "holds SFT rows (messages): train it with sft.py, or pick an RL config with "
+          "--dataset-config",
+}
+
+
+def load_for_training(args, processor, *, form: str, max_length: int | None):
+    """The published dataset the script's `args` name, checked to be `form` ('sft' or 'rl')
+    and pre-flighted: (dataset to train on, PreflightReport)."""
+    dataset = load_published(args.dataset_name, config=args.dataset_config,
+                             split=args.dataset_split, revision=args.revision,
+                             hub_dir=args.hub_dir)
+    if dataset_form(dataset) != form:
+        raise PreflightError(f"{args.dataset_name} {_WRONG_FORM[form]}")
+    return preflight(dataset, processor, max_length=max_length, max_pixels=args.max_pixels,
+                     text_only=args.text_only, on_problem=args.on_problem,
+                     report_path=Path(args.output_dir) / "preflight.json")
+
+
 def image_token_counter(processor):
     """(height, width) → visual tokens after the processor's resize (Qwen2-VL style)."""
     ip = processor.image_processor

@@ -44,7 +44,12 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class WorkUnit:
-    """One independent piece of a stage's work."""
+    """One independent piece of a stage's work.
+
+    `info` is the stage's own, plus keys the runner and executors read: `phase` and
+    `round` (set by the runner on prepare units), `label` (names a prepare round's progress
+    bar) and `heavy` (CPU-bound work on small input files: never run inline).
+    """
 
     name: str                      # unique and sortable, e.g. "unit-00003"
     paths: tuple[str, ...]         # input shards (or raw files for source stages)

@@ -149,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("output", metavar="OUT")
     p.add_argument("--image-root", help="where relative image paths resolve")
     p.add_argument("--split", help="split to read (default: the training split)")
+    p.add_argument("--max-image-pixels", type=int,
+                   help="downscale larger images to this many pixels (default 4096*4096)")
     _common_stage_flags(p)
 
     p = command("distill", "Sample n reasoning traces per question from a teacher.", cmd_distill)
@@ -167,6 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-requests-per-minute", type=int)
     p.add_argument("--max-tokens-per-minute", type=int)
     p.add_argument("--request-deadline-s", type=float)
+    p.add_argument("--unreachable-after-s", type=float,
+                   help="stop when no endpoint accepts a connection for this long (default 30)")
     p.add_argument("--max-image-pixels", type=int)
     p.add_argument("--journal", help="request journal path (default OUT/journal.sqlite)")
     p.add_argument("--system-prompt", help="override the preset's system prompt")
@@ -361,7 +365,8 @@ def cmd_stats(args) -> int:
 
 
 def cmd_normalize(args) -> int:
-    config = {"source": args.source, "image_root": args.image_root, "split": args.split}
+    config = {"source": args.source, "image_root": args.image_root, "split": args.split,
+              "max_image_pixels": args.max_image_pixels}
     return _run_stage_command("normalize", [args.input], args.output, config, args)
 
 
@@ -370,7 +375,8 @@ def cmd_distill(args) -> int:
 
     config = _flags(args, "teacher", "model", "n", "base_urls", "api_key_env", "concurrency",
                     "temperature", "top_p", "max_tokens", "max_requests_per_minute",
-                    "max_tokens_per_minute", "request_deadline_s", "max_image_pixels", "journal",
+                    "max_tokens_per_minute", "request_deadline_s", "unreachable_after_s",
+                    "max_image_pixels", "journal",
                     "system_prompt", "use_n_param", "request_timeout_s", "price_input_per_m",
                     "price_output_per_m", "gpu_hour_price", "backend", "tensor_parallel_size",
                     "gpu_memory_utilization", "max_model_len", "engine_kwargs",

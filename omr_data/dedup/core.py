@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 
 from omr_data.dedup import image as img_mod
 from omr_data.dedup import text as text_mod
+from omr_data.images import ImageError, image_bytes
 
 SCAN_COLUMNS = ["id", "source", "images", "question", "choices", "response"]
 
@@ -126,12 +127,10 @@ def scan_shard(batches: Iterable, dataset: int, offset: int, stats: Counter) -> 
             sig["n_images"].append(len(images))
             shas, phashes = [], []
             for entry in images:
-                data = entry.get("bytes")
-                if data is None and entry.get("path"):
-                    try:
-                        data = Path(entry["path"]).read_bytes()
-                    except OSError:
-                        data = entry["path"].encode()
+                try:   # bytes only: a path alone is never opened (normalize embeds them)
+                    data = image_bytes(entry)
+                except ImageError:
+                    data = str(entry.get("path") or "").encode()   # compared by its name
                 digest, phash = img_mod.image_signature(data or b"")
                 if phash is None:
                     stats["images_undecodable"] += 1

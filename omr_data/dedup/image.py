@@ -33,6 +33,8 @@ import io
 import numpy as np
 from PIL import Image
 
+from omr_data.images import DECODE_LIMIT_PIXELS
+
 FINE_SIZE = 384         # largest side of the fine features (and of the fine comparison)
 MAX_CROP = 0.09         # largest crop per side (fraction of the trimmed image) searched
 WINDOW = 1.0            # Gaussian window (px at the comparison resolution) of local statistics
@@ -61,6 +63,8 @@ def decode_gray(data: bytes) -> Image.Image:
     try:
         img = Image.open(io.BytesIO(data))
         img.draft("L", (1024, 1024))  # JPEG: decode at reduced size when it is large
+        if img.size[0] * img.size[1] > DECODE_LIMIT_PIXELS:   # bounded memory
+            raise ValueError(f"{img.size[0]}x{img.size[1]} pixels is too large to decode")
         img.load()
     except Exception as err:  # PIL raises many types for bad data
         raise ImageDecodeError(f"{type(err).__name__}: {err}") from None

@@ -7,6 +7,13 @@
 - Retries: 429, 408, 409, 5xx, timeouts and dropped connections are retried with
   exponential backoff and jitter, honouring `retry-after-ms` / `Retry-After`, until the
   request's deadline passes (not a fixed count: at 20% faults a small count loses requests).
+- A 200 that is not a usable completion (not JSON, no choices, a body over
+  `replies.MAX_REPLY_BYTES`, which is never read whole) is a failed attempt like a 500:
+  retried with backoff until the deadline, never an answer and never an endless loop.
+- Connection failures to every endpoint with no answer for `unreachable_after_s` (30 s)
+  stop the run
+  with `TeacherError` naming the URLs (credentials masked): a dead or mistyped
+  `--base-url` fails within a minute instead of retrying until the deadline.
 - 400/413/422 fail the one request (it becomes a reject with the server's message); a 400
   for `n > 1` marks the endpoint as not supporting `n`; 401/403/404 stop the run with a
   clear error (wrong key, URL or model).
@@ -20,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import json
 import logging
 import os
 import random
@@ -31,7 +37,15 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 if TYPE_CHECKING:
     from omr_data.distill.limits import Limiter
 
+from omr_data.replies import STREAM_BODY_HEADER, MalformedReply, chat_reply, read_capped
+from omr_data.urls import mask_url
+
 RETRY_STATUSES = {408, 409, 425, 429}
+#: seconds of nothing but connection failures on every endpoint before the run stops
+#: (the default of `unreachable_after_s`)
+DEAD_AFTER_S = 30.0
+#: ... and at least this many failed connections to each
+DEAD_AFTER_FAILURES = 3
 BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 60.0
 #: header naming the journal keys a request carries (comma separated); servers ignore it,
@@ -73,6 +87,12 @@ class Endpoint:
     errors: int = 0
     blocked_until: float = 0.0
     supports_n: bool | None = None   # None: not known yet
+    down_since: float | None = None  # first connection failure since the last answer
+    down_failures: int = 0
+
+    def answered(self) -> None:
+        """The server answered (any HTTP status): it is reachable."""
+        self.down_since, self.down_failures = None, 0
 
 
 @dataclass
@@ -156,7 +176,7 @@ class TeacherPool:
                  request_timeout_s: float, request_deadline_s: float,
                  rpm: int | None = None, tpm: int | None = None,
                  use_n_param: str = "auto", client_factory: Callable | None = None,
-                 limiter: "Limiter | None" = None):
+                 limiter: "Limiter | None" = None, unreachable_after_s: float = DEAD_AFTER_S):
         if not base_urls:
             raise TeacherError("no base URL: set base_urls (--base-url URL, repeatable)")
         factory = client_factory or _openai_client
@@ -171,6 +191,7 @@ class TeacherPool:
         self.concurrency = concurrency
         self.request_timeout_s = request_timeout_s
         self.request_deadline_s = request_deadline_s
+        self.unreachable_after_s = unreachable_after_s
         self.limiter = limiter if limiter is not None else RateLimiter(rpm, tpm)
         self.stats = ClientStats()
         self.in_flight = 0
@@ -233,9 +254,12 @@ class TeacherPool:
                     ep.in_flight -= 1
                     self.in_flight -= 1
                 if failure is None:
-                    result = _completion(response, ep.url, time.monotonic() - start)
+                    ep.answered()
+                    result = _completion(response, mask_url(ep.url),
+                                         time.monotonic() - start)
                     if n > 1 and ep.supports_n is None:
-                        ep.supports_n = True
+                        # a server that ignores `n` answers with fewer choices
+                        ep.supports_n = len(result.texts) >= n
                     self.stats.ok += 1
                     self.stats.prompt_tokens += result.prompt_tokens or 0
                     self.stats.completion_tokens += result.completion_tokens or 0
@@ -247,8 +271,12 @@ class TeacherPool:
             last_error, delay = self._classify(failure, ep, n, attempt)
             self.stats.retries += 1
             ep.errors += 1
+            if ep.down_since is not None:
+                self._check_reachable(last_error)
+                delay = min(delay, self.unreachable_after_s / 4)  # notice a dead one in time
             delay = min(delay, max(0.0, deadline - time.monotonic()))
-            log.debug("retry %d in %.2fs after %s (%s)", attempt, delay, last_error, ep.url)
+            log.debug("retry %d in %.2fs after %s (%s)", attempt, delay, last_error,
+                      mask_url(ep.url))
             if delay > 0:
                 await asyncio.sleep(delay)
 
@@ -257,7 +285,12 @@ class TeacherPool:
         import openai
 
         backoff = _backoff(attempt - 1)
+        if isinstance(err, MalformedReply):
+            ep.answered()
+            self.stats.error("malformed reply")
+            return f"malformed reply: {err}", backoff
         if isinstance(err, openai.APIStatusError):
+            ep.answered()
             status = err.status_code
             message = _error_message(err)
             kind = f"HTTP {status}"
@@ -269,11 +302,11 @@ class TeacherPool:
                     return f"{kind}: {message}", retry_after + random.uniform(0, 0.1 * retry_after + 0.01)
                 return f"{kind}: {message}", backoff
             if status in (401, 403):
-                raise TeacherError(f"{ep.url}: {kind} {message}: check the API key "
+                raise TeacherError(f"{mask_url(ep.url)}: {kind} {message}: check the API key "
                                    "(api_key_env names the environment variable)")
             if status == 404:
-                raise TeacherError(f"{ep.url}: {kind} {message}: check the base URL (it "
-                                   "usually ends in /v1) and the model name")
+                raise TeacherError(f"{mask_url(ep.url)}: {kind} {message}: check the base URL "
+                                   "(it usually ends in /v1) and the model name")
             if status == 400 and n > 1 and ep.supports_n is not True and _mentions_n(message):
                 ep.supports_n = False
                 raise NUnsupported(message)
@@ -285,12 +318,28 @@ class TeacherPool:
             return f"timeout after {self.request_timeout_s:g}s", backoff
         if isinstance(err, openai.APIConnectionError):
             self.stats.error("connection")
+            if ep.down_since is None:
+                ep.down_since = time.monotonic()
+            ep.down_failures += 1
             cause = err.__cause__ or err
             return f"connection error: {type(cause).__name__}: {cause}", backoff
         if isinstance(err, (asyncio.CancelledError, KeyboardInterrupt, SystemExit)):
             raise err
         self.stats.error(type(err).__name__)
         return f"{type(err).__name__}: {err}", backoff
+
+    def _check_reachable(self, last_error: str) -> None:
+        """Raise `TeacherError` when no endpoint has answered for `unreachable_after_s` and
+        each refused at least `DEAD_AFTER_FAILURES` connections since."""
+        now = time.monotonic()
+        if all(ep.down_since is not None and now - ep.down_since >= self.unreachable_after_s
+               and ep.down_failures >= DEAD_AFTER_FAILURES for ep in self.endpoints):
+            urls = ", ".join(mask_url(ep.url) for ep in self.endpoints)
+            seconds = now - min(ep.down_since for ep in self.endpoints)  # type: ignore[type-var]
+            raise TeacherError(
+                f"cannot reach the teacher at {urls}: only connection failures for "
+                f"{seconds:.0f}s ({last_error}); check --base-url and that the server is "
+                "running, then rerun (finished traces are kept)")
 
     async def _wait_unblocked(self, n: int, deadline: float) -> None:
         while True:
@@ -344,15 +393,9 @@ async def _post_chat(client: Any, body: dict, headers: dict | None, timeout: flo
     httpx = _httpx()
 
     response = await client.post("/chat/completions", cast_to=httpx.Response, body=body,
-                                 options={"headers": headers or {}, "timeout": timeout})
-    content = await response.aread()
-    try:
-        data = json.loads(content)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"response is not JSON: {content[:200]!r}") from err
-    if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
-        raise ValueError(f"response has no choices: {str(data)[:200]}")
-    return data
+                                 options={"headers": {**(headers or {}), **STREAM_BODY_HEADER},
+                                          "timeout": timeout})
+    return chat_reply(await read_capped(response))
 
 
 def _completion(response: dict, endpoint: str, seconds: float) -> Completion:

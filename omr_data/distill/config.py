@@ -66,6 +66,9 @@ class DistillConfig:
         "a request is retried (backoff with jitter, Retry-After honoured) until this many "
         "seconds have passed; then the trace goes to rejects and a rerun retries it",
         default=4 * 3600.0)
+    unreachable_after_s: float = _help(
+        "stop the run (non-zero exit, naming the URLs) when every endpoint has refused "
+        "connections for this many seconds without one answer", default=30.0)
     max_image_pixels: int = _help(
         "images above this many pixels are downscaled before sending (aspect kept)",
         default=1280 * 28 * 28)
@@ -122,6 +125,8 @@ class DistillConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be >= 1 or null (unlimited), got {value}")
+        if self.unreachable_after_s <= 0:
+            raise ValueError("unreachable_after_s must be > 0")
         if self.request_timeout_s <= 0 or self.request_deadline_s <= 0:
             raise ValueError("request_timeout_s and request_deadline_s must be > 0")
         if self.max_image_pixels < 28 * 28:
@@ -203,7 +208,7 @@ def vllm_available() -> bool:
 # quantization, chat template).
 OPERATIONAL_FIELDS = ("base_urls", "api_key_env", "concurrency", "max_requests_per_minute",
                       "max_tokens_per_minute", "shared_limiter", "request_timeout_s",
-                      "request_deadline_s", "journal", "price_input_per_m",
+                      "request_deadline_s", "unreachable_after_s", "journal", "price_input_per_m",
                       "price_output_per_m", "gpu_hour_price", "progress", "use_n_param",
                       "backend", "tensor_parallel_size", "gpu_memory_utilization",
                       "vllm_batch_size")
@@ -234,6 +239,7 @@ class Settings:
     price_output_per_m: float | None
     gpu_hour_price: float | None
     progress: bool
+    unreachable_after_s: float = 30.0
     backend: str = "http"
     tensor_parallel_size: int = 1
     gpu_memory_utilization: float = 0.9
@@ -293,6 +299,7 @@ def resolve(config: DistillConfig | dict | None) -> Settings:
         price_output_per_m=pick(config.price_output_per_m, preset.price_output_per_m),
         gpu_hour_price=pick(config.gpu_hour_price, preset.gpu_hour_price),
         progress=config.progress,
+        unreachable_after_s=config.unreachable_after_s,
         backend=config.backend,
         tensor_parallel_size=config.tensor_parallel_size,
         gpu_memory_utilization=config.gpu_memory_utilization,

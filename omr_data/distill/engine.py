@@ -62,12 +62,17 @@ class RunStats:
     reused: int = 0
     sent_traces: int = 0
     rejected: int = 0
+    transient_failures: int = 0     # traces whose deadline passed on retryable errors
+    last_transient: str = ""
     seconds: float = 0.0
 
     def as_dict(self, pool: TeacherPool | None, settings: Settings) -> dict:
         out = {"distill.questions": self.questions, "distill.traces": self.traces,
                "distill.reused": self.reused, "distill.sent_traces": self.sent_traces,
-               "distill.rejected": self.rejected}
+               "distill.rejected": self.rejected,
+               "distill.transient_failures": self.transient_failures}
+        if self.last_transient:
+            out["distill.last_transient_error"] = self.last_transient
         if pool is not None:
             s = pool.stats
             out.update({"distill.requests": s.requests, "distill.responses": s.ok,
@@ -116,7 +121,7 @@ class DistillEngine:
                 concurrency=s.concurrency, request_timeout_s=s.request_timeout_s,
                 request_deadline_s=s.request_deadline_s, rpm=s.rpm, tpm=s.tpm,
                 use_n_param=s.use_n_param, client_factory=self._client_factory,
-                limiter=limiter_for(s))
+                limiter=limiter_for(s), unreachable_after_s=s.unreachable_after_s)
         self.progress = Progress(s, self.pool, self.stats, total=self.total, enabled=s.progress)
         start = time.monotonic()
         order: asyncio.Queue = asyncio.Queue(maxsize=self._window)
@@ -230,6 +235,9 @@ class DistillEngine:
                                                     for e in failed])
             for k in ks:
                 question.failures[k] = err.reason
+            if err.retryable:
+                self.stats.transient_failures += len(ks)
+                self.stats.last_transient = err.reason[:300]
         left = [k for k in ks if k not in question.traces and k not in question.failures]
         if left:  # the endpoint returned fewer choices than asked for
             await self._send(question, left)

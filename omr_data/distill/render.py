@@ -14,10 +14,10 @@ import hashlib
 import io
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Mapping
 
 from omr_data.distill.journal import stable_hash
+from omr_data.images import DECODE_LIMIT_PIXELS, ImageError, image_bytes
 from omr_data.records import option_letters
 
 PROMPT_VERSION = 1
@@ -77,13 +77,10 @@ def encode_image(image: Mapping[str, Any], max_pixels: int, *, where: str = "ima
     """(bytes to send, mime type, pixel count); downscales images above `max_pixels`."""
     from PIL import Image, UnidentifiedImageError
 
-    data = image.get("bytes")
-    if data is None:
-        path = image.get("path")
-        try:
-            data = Path(path).read_bytes()
-        except (OSError, TypeError) as err:
-            raise PromptError(f"unreadable image: {where}: {path}: {err}") from None
+    try:   # bytes only: a path alone is never opened (normalize embeds the bytes)
+        data = image_bytes(image, None, where=where)
+    except ImageError as err:
+        raise PromptError(str(err)) from None
     try:
         with Image.open(io.BytesIO(data)) as img:
             fmt = img.format or "PNG"
@@ -92,6 +89,10 @@ def encode_image(image: Mapping[str, Any], max_pixels: int, *, where: str = "ima
                 return bytes(data), _MIME[fmt], width * height
             scale = min(1.0, math.sqrt(max_pixels / (width * height)))
             size = (max(1, int(width * scale)), max(1, int(height * scale)))
+            if fmt == "JPEG":
+                img.draft(img.mode, size)    # decode at a reduced scale when that suffices
+            if img.size[0] * img.size[1] > DECODE_LIMIT_PIXELS:
+                raise PromptError(f"image too large: {where}: {width}x{height} pixels")
             img.load()
             small = img.resize(size, Image.Resampling.BICUBIC) if scale < 1.0 else img.copy()
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as err:

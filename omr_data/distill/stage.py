@@ -3,8 +3,10 @@
 Output rows are the input record with `id` = `{id}#k`, `response` = the teacher's text
 verbatim and meta `distill.model`, `distill.k`, `distill.finish_reason`, `distill.usage`,
 `distill.request_key` (plus `distill.system_fingerprint` / `distill.served_model` when
-the server reports them, e.g. `omr-data-simulated`). Traces whose request failed until its
-deadline go to rejects with the last error. The manifest's stats name the resolved teacher
+the server reports them, e.g. `omr-data-simulated`). Traces the teacher refused (400, 413,
+422) go to rejects with its message; traces that got no answer before their deadline
+(timeouts, 5xx, dropped connections) fail the unit instead, so the output is not cached and
+a rerun sends only them. The manifest's stats name the resolved teacher
 model, sampling settings and the system prompt's sha256, for the dataset card.
 
 The journal lives outside the runner's unit directories (default `OUT/journal.sqlite`,
@@ -43,6 +45,14 @@ class DistillStage(Stage):
         total = _unit_rows(unit) * self.config.n
         yield from distill(ctx.read_rows(unit), self.config, journal_path(self.config, ctx),
                            total=total or None, stats=stats)
+        failed = stats.get("distill.transient_failures", 0)
+        if failed:
+            # Not a result: the teacher never answered. Failing the unit keeps it out of the
+            # cache, so a rerun (the server fixed) sends exactly these; the rest is journaled.
+            raise RuntimeError(
+                f"distill: {failed} trace(s) got no answer before the request deadline "
+                f"(last error: {stats.get('distill.last_transient_error')}); every answer "
+                "received is journaled: rerun to send only the missing ones")
         for key, value in stats.items():
             if isinstance(value, (int, float)):
                 ctx.count(key, value)

@@ -17,6 +17,7 @@ from typing import Any, Iterable, Mapping
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from omr_data.images import DECODE_LIMIT_PIXELS, pixel_count
 from omr_data.publish.common import PublishError
 
 SFT, RL = "sft", "rl"
@@ -149,6 +150,12 @@ def _published_images(record: Mapping[str, Any]) -> list[dict]:
             raise PublishError(
                 f"{record['id']}: image {img.get('path')!r} has no bytes; published datasets "
                 "embed their images (re-run normalize with --image-root so the bytes are read)")
+        pixels = pixel_count(img["bytes"])
+        if pixels is not None and pixels > DECODE_LIMIT_PIXELS:
+            raise PublishError(
+                f"{record['id']}: image {img.get('path')!r} has {pixels} pixels, more than "
+                f"{DECODE_LIMIT_PIXELS} that trainers can decode; normalize downscales images "
+                "(--max-image-pixels)")
     return [{"bytes": img["bytes"], "path": img.get("path")} for img in images]
 
 

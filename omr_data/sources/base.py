@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Iterable, Iterator, Mapping
 
+from omr_data.images import DEFAULT_MAX_PIXELS
 from omr_data.records import RecordError, make_record, make_reject
 from omr_data.sources.answers import Answer, normalize_answer
 from omr_data.sources.errors import RowError
@@ -54,8 +55,10 @@ class Adapter:
         return discover_files(input_path, split, self.default_split)
 
     def read(self, path: str | os.PathLike, *, image_root: str | os.PathLike | None = None,
-             split: str | None = None) -> Iterator[dict]:
-        """Records and rejects for every row of one file (or Hub dataset id)."""
+             split: str | None = None,
+             max_image_pixels: int | None = DEFAULT_MAX_PIXELS) -> Iterator[dict]:
+        """Records and rejects for every row of one file (or Hub dataset id); images above
+        `max_image_pixels` are downscaled to fit."""
         text = str(path)
         local = os.path.exists(text)
         folder = Path(text).parent if local else None
@@ -64,7 +67,8 @@ class Adapter:
             split=split or (file_split(Path(text)) if local else None),
             key=file_key(text) if local else (split or "train"),
             # Relative image paths resolve against the image root, then the file's folder.
-            images=ImageLoader([image_root, folder] if image_root is not None else [folder]))
+            images=ImageLoader([image_root, folder] if image_root is not None else [folder],
+                               max_pixels=max_image_pixels))
         for raw in iter_raw_rows(path, split=split):
             if raw.error is not None:
                 yield make_reject(f"malformed JSON: {raw.error}", raw=raw.raw, source=self.name)

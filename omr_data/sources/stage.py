@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from omr_data.images import DEFAULT_MAX_PIXELS
 from omr_data.sources import SOURCES
 from omr_data.sources.errors import SourceFileError
 from omr_data.sources.readers import is_hub_id
@@ -26,6 +27,10 @@ class NormalizeConfig:
     image_root: str | None = field(default=None, metadata={
         "help": "folder that relative image paths resolve against (default: the input "
                 "folder, or the input file's folder)"})
+    max_image_pixels: int = field(default=DEFAULT_MAX_PIXELS, metadata={
+        "help": "images above this many pixels are downscaled to fit (aspect kept; JPEG "
+                "stays JPEG, other formats become PNG); images too large to decode safely "
+                "(over 64 Mpx after JPEG's reduced decoding) are rejected"})
     split: str | None = field(default=None, metadata={
         "help": "split to read from a folder input (default: the source's training split; "
                 "e.g. 'test' for the MMK12 benchmark; for --source benchmark a benchmark "
@@ -38,6 +43,8 @@ class NormalizeConfig:
         if self.source not in SOURCES:
             raise ConfigError(f"unknown source {self.source!r}; known sources: "
                               f"{', '.join(SOURCES)}")
+        if self.max_image_pixels < 28 * 28:
+            raise ConfigError(f"max_image_pixels must be >= 784, got {self.max_image_pixels}")
         if self.image_root is not None and not Path(self.image_root).is_dir():
             raise ConfigError(f"image_root {self.image_root!r} is not a folder; point "
                               "--image-root at the folder the image paths are relative to")
@@ -97,7 +104,8 @@ class NormalizeStage(Stage):
 
     def process(self, unit: WorkUnit, ctx: StageContext) -> Iterator[dict]:
         root = unit.info.get("image_root")
-        for row in self.adapter.read(unit.paths[0], image_root=root, split=self.config.split):
+        for row in self.adapter.read(unit.paths[0], image_root=root, split=self.config.split,
+                                     max_image_pixels=self.config.max_image_pixels):
             if "reason" in row:
                 ctx.count("rejected")
             else:

@@ -18,6 +18,7 @@ import base64
 import hashlib
 import json
 import os
+import random
 import re
 import sqlite3
 import threading
@@ -26,6 +27,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from omr_data.images import ImageError, image_bytes
+from omr_data.replies import STREAM_BODY_HEADER, MalformedReply, chat_reply, read_capped
+from omr_data.urls import mask_url
 
 
 @dataclass(frozen=True)
@@ -102,8 +107,8 @@ def build_messages(request: JudgeRequest, *, send_images: bool = False) -> list[
     text = judge_prompt(request.question, request.reference, request.candidate)
     content: Any = text
     if send_images and request.images:
-        parts = [{"type": "image_url", "image_url": {"url": _data_url(img)}}
-                 for img in request.images]
+        urls = [_data_url(img) for img in request.images]
+        parts = [{"type": "image_url", "image_url": {"url": url}} for url in urls if url]
         content = parts + [{"type": "text", "text": text}]
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": content}]
 
@@ -120,13 +125,14 @@ def parse_reply(text: str | None) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def _data_url(img: Any) -> str:
-    data = img.get("bytes") if isinstance(img, dict) else None
-    if data is None and isinstance(img, dict) and img.get("path"):
-        data = Path(img["path"]).read_bytes()
-    if data is None:
-        raise ValueError("an image for the judge needs bytes or a readable path")
-    data = bytes(data)
+def _data_url(img: Any) -> str | None:
+    """The image as a data URL, from its bytes only (None without them): a path is never
+    opened here; normalize reads paths, confined to an image root, and embeds the bytes.
+    The judge grades the answer text, so it goes on without an image it cannot send."""
+    try:
+        data = image_bytes(img, None, where="judge image")
+    except ImageError:
+        return None
     mime = ("image/png" if data[:8] == b"\x89PNG\r\n\x1a\n" else
             "image/jpeg" if data[:3] == b"\xff\xd8\xff" else
             "image/gif" if data[:4] == b"GIF8" else
@@ -230,24 +236,16 @@ class Judge:
         return verdicts  # type: ignore[return-value]
 
     async def _ask_all(self, missing: dict[str, tuple[list[dict], list[int]]]) -> dict[str, str]:
-        from openai import AsyncOpenAI, OpenAIError
+        from openai import AsyncOpenAI
 
         semaphore = asyncio.Semaphore(self.concurrency)
         client = AsyncOpenAI(base_url=self.base_url,
                              api_key=os.environ.get(self.api_key_env) or "EMPTY",
-                             timeout=self.timeout_s, max_retries=self.max_retries)
+                             timeout=self.timeout_s, max_retries=0)
 
         async def ask(key: str, messages: list[dict]) -> tuple[str, str]:
             async with semaphore:
-                try:
-                    response = await client.chat.completions.create(
-                        model=self.model, messages=messages,
-                        temperature=self.preset.temperature, max_tokens=self.preset.max_tokens)
-                except OpenAIError as err:
-                    where = self.base_url or "the default OpenAI endpoint"
-                    raise JudgeError(f"judge {self.model} at {where}: {err}") from None
-                self.requests_sent += 1
-                reply = (response.choices[0].message.content or "") if response.choices else ""
+                reply = await self._ask(client, messages)
                 self.cache.put(key, self.model, reply)    # durable as it lands
                 return key, reply
 
@@ -256,6 +254,41 @@ class Judge:
         finally:
             await client.close()
         return dict(pairs)
+
+    async def _ask(self, client: Any, messages: list[dict]) -> str:
+        """One reply's text. Connection failures, timeouts, 408/409/429/5xx and 200s that
+        are not a usable completion (no choices, not JSON, over the size cap) are retried
+        `max_retries` times with backoff; then `JudgeError` names the endpoint."""
+        import openai
+
+        where = mask_url(self.base_url) if self.base_url else "the default OpenAI endpoint"
+        body = {"model": self.model, "messages": messages,
+                "temperature": self.preset.temperature, "max_tokens": self.preset.max_tokens}
+        last = "no attempt"
+        for attempt in range(self.max_retries + 1):
+            if attempt:
+                await asyncio.sleep(min(8.0, 0.5 * 2 ** (attempt - 1)) * random.uniform(0.5, 1))
+            try:
+                self.requests_sent += 1
+                response = await client.post(
+                    "/chat/completions", cast_to=_httpx().Response, body=body,
+                    options={"headers": dict(STREAM_BODY_HEADER), "timeout": self.timeout_s})
+                data = chat_reply(await read_capped(response))
+            except MalformedReply as err:
+                last = f"malformed reply: {err}"
+            except openai.APIStatusError as err:
+                if err.status_code not in (408, 409, 429) and err.status_code < 500:
+                    raise JudgeError(f"judge {self.model} at {where}: HTTP {err.status_code}: "
+                                     f"{str(err)[:300]}") from None
+                last = f"HTTP {err.status_code}"
+            except openai.APIConnectionError as err:   # timeouts included
+                cause = err.__cause__ or err
+                last = f"{type(err).__name__}: {type(cause).__name__}: {cause}"
+            else:
+                return data["choices"][0]["message"].get("content") or ""
+        raise JudgeError(f"judge {self.model} at {where}: no usable reply after "
+                         f"{self.max_retries + 1} attempts (last: {last[:300]}); check "
+                         "--judge-base-url and that the server is running")
 
     def close(self) -> None:
         self.cache.close()
@@ -287,3 +320,11 @@ def _run_coroutine(coro):
     if "error" in box:
         raise box["error"]
     return box["value"]
+
+
+def _httpx():
+    try:
+        import httpx2 as httpx
+    except ImportError:
+        import httpx
+    return httpx

@@ -9,7 +9,9 @@ rollouts — the questions `distill`ed k times from the policy (ids `{question i
     - {id: rl_pass_rate, stage: pass_rate, inputs: [rl, scored]}
 
 Each question gets meta `pass_rate` (mean `verify.acc` over its rollouts, in [0, 1]) and
-`pass_rate.n` (how many rollouts were scored). Questions without rollouts (e.g. their
+`pass_rate.n` (how many rollouts were scored). Rates are never pooled across duplicates: a
+question id that appears twice, or whose rollout ids repeat, stays unannotated (counted
+`ambiguous_duplicate_ids`). Questions without rollouts (e.g. their
 requests failed) are kept unannotated and counted (`no_rollouts`), never dropped: a
 difficulty filter decides what to do with them.
 
@@ -108,6 +110,17 @@ class PassRateStage(Stage):
         rates = (scored.filter(pl.col("has_k") & pl.col("acc").is_not_null())
                  .group_by("qid")
                  .agg(pass_rate=pl.col("acc").mean(), n=pl.len().cast(pl.Int64)))
+        # Never pool: a question id that is not unique, or a rollout id seen twice, cannot
+        # say whose rollouts are whose, so those questions get no pass rate.
+        ambiguous = (scored.group_by("id").agg(qid=pl.col("qid").first(), c=pl.len())
+                     .filter(pl.col("c") > 1).select("qid"))
+        if questions.shards:
+            ambiguous = pl.concat([ambiguous, (
+                pl.scan_parquet([str(s) for s in questions.shards]).group_by("id")
+                .agg(c=pl.len()).filter(pl.col("c") > 1).select(qid="id"))])
+        ambiguous = ambiguous.unique().collect()
+        ctx.count("ambiguous_duplicate_ids", ambiguous.height)
+        rates = rates.join(ambiguous.lazy(), on="qid", how="anti")
         if questions.shards:
             known = pl.scan_parquet([str(s) for s in questions.shards]).select(qid="id")
             orphans = rates.join(known, on="qid", how="anti").select(pl.len())

@@ -240,6 +240,8 @@ def _raw_text(raw: Any) -> str:
         return json.dumps(raw, ensure_ascii=False, default=_json_default)
     except (TypeError, ValueError):
         return repr(raw)
+    except RecursionError:   # nested deeper than the interpreter recurses
+        return "<nested too deep to show>"
 
 
 def _json_default(value: Any) -> Any:

@@ -99,3 +99,19 @@ def test_inputs_in_the_wrong_order_are_refused(tmp_path):
     with pytest.raises(ConfigError, match="#k"):
         run_stage(PassRateStage(), [tmp_path / "t", questions.path], tmp_path / "out",
                   progress=False)
+
+
+def test_pass_rates_are_never_pooled_across_duplicate_ids(tmp_path):
+    qs = _questions(3)
+    twin = dict(qs[1], question="A different question with the same id.")
+    questions = write_dataset(tmp_path / "q", qs + [twin])
+    scored = [dict(r, id=f"{r['id']}#{k}", meta=f'{{"verify.acc": {float(k % 2)}}}')
+              for r in qs for k in range(2)]
+    scored.append(dict(scored[0]))                     # a rollout id seen twice
+    write_dataset(tmp_path / "s", scored)
+    result = run_stage(PassRateStage(), [questions.path, tmp_path / "s"], tmp_path / "out",
+                       progress=False)
+    metas = [(r["id"], load_meta(r)) for r in DatasetDir(tmp_path / "out").iter_rows()]
+    rated = {rid for rid, m in metas if "pass_rate" in m}
+    assert rated == {"rl/q2"}                           # q0: repeated rollout; q1: two questions
+    assert result.manifest["stats"]["ambiguous_duplicate_ids"] == 2

@@ -6,6 +6,8 @@ it never guesses: an option text that matches no option stays text (`answer_type
 
 from __future__ import annotations
 
+import math
+
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -67,6 +69,10 @@ def normalize_answer(raw: Any, choices: list[str] | None = None, *,
 
 def answer_to_text(raw: Any) -> str:
     if raw is None:
+        return ""
+    if isinstance(raw, float) and math.isnan(raw):
+        return ""      # pandas' missing value (and JSON's NaN): no answer, not "nan"
+    if isinstance(raw, str) and raw.strip() in ("NaN", "nan"):
         return ""
     if isinstance(raw, bool):
         return "yes" if raw else "no"

@@ -69,11 +69,24 @@ class Adapter:
             # Relative image paths resolve against the image root, then the file's folder.
             images=ImageLoader([image_root, folder] if image_root is not None else [folder],
                                max_pixels=max_image_pixels))
+        seen: set[int] = set()   # hashes of the record ids so far (small for 1M+ rows)
         for raw in iter_raw_rows(path, split=split):
             if raw.error is not None:
                 yield make_reject(f"malformed JSON: {raw.error}", raw=raw.raw, source=self.name)
                 continue
-            yield from self._convert_row(raw.data, raw.index, ctx)
+            for row in self._convert_row(raw.data, raw.index, ctx):
+                rid = row.get("id")
+                if rid is not None and not row.get("reason"):
+                    if hash(rid) in seen:
+                        # later rows with a seen id would merge with the first downstream
+                        # (journal keys, pass rates): keep the first, reject the rest
+                        row = make_reject(f"duplicate id: {rid} (an earlier row has it)",
+                                          raw=raw.data, **{k: row.get(k) for k in
+                                                           ("id", "source", "question",
+                                                            "answer")})
+                    else:
+                        seen.add(hash(rid))
+                yield row
 
     def convert(self, row: dict, index: int, ctx: ReadContext) -> Iterable[dict]:
         raise NotImplementedError
@@ -91,6 +104,8 @@ class Adapter:
             out = [self.reject(f"invalid record: {err}", row)]
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
             out = [self.reject(f"bad row: {type(err).__name__}: {err}", row)]
+        except RecursionError:
+            out = [self.reject("bad row: nested too deep", row)]
         yield from out
 
     def reject(self, reason: str, raw: Any, source_id: str | None = None, **known: Any) -> dict:

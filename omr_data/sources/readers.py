@@ -2,8 +2,10 @@
 Hub dataset id — all streamed, so a 1.6M-element JSON array or a 3 GB Parquet file is read in
 bounded memory.
 
-A line or element that does not parse becomes a `RawRow` with `error` set (the adapter turns
-it into a reject); a file that cannot be opened or read at all raises `SourceFileError`
+A line or element that does not parse (bad JSON, nesting deeper than the parser recurses)
+becomes a `RawRow` with `error` set (the adapter turns it into a reject) and reading goes on
+with the next one: in a JSON array a bad element is skipped by its brackets, so the rows
+after it survive. A file that cannot be opened or read at all raises `SourceFileError`
 naming it.
 """
 
@@ -91,6 +93,9 @@ def _iter_jsonl(path: Path) -> Iterator[RawRow]:
             except json.JSONDecodeError as err:
                 yield RawRow(index, error=f"line {index + 1}: {err.msg} (column {err.colno})",
                              raw=text.rstrip("\n"))
+            except RecursionError:
+                yield RawRow(index, error=f"line {index + 1}: nested too deep",
+                             raw=text[:2000].rstrip("\n"))
 
 
 def _iter_json(path: Path) -> Iterator[RawRow]:
@@ -107,14 +112,14 @@ def _iter_json(path: Path) -> Iterator[RawRow]:
         try:
             json.loads(line)
             is_lines = True
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
             is_lines = False
         if not is_lines:
             try:
                 with open(path, encoding="utf-8") as fh:
                     yield RawRow(0, data=json.load(fh))
                 return
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):
                 pass  # broken object or lines with a broken first line: read per line
         yield from _iter_jsonl(path)
         return
@@ -155,6 +160,7 @@ def _iter_json_array(path: Path) -> Iterator[RawRow]:
             if not next_char():
                 yield RawRow(index, error=f"element {index}: file ends inside the array")
                 return
+            bad = None
             while True:
                 try:
                     value, end = decoder.raw_decode(buf, pos)
@@ -162,11 +168,23 @@ def _iter_json_array(path: Path) -> Iterator[RawRow]:
                         break
                 except json.JSONDecodeError as err:
                     if eof or not _truncated(err, buf):
-                        yield RawRow(index, error=f"element {index}: {err.msg}; the rest of "
-                                     f"the file cannot be read", raw=buf[pos:pos + 2000])
-                        return
+                        bad = err.msg
+                        break
+                except RecursionError:
+                    bad = "nested too deep"
+                    break
                 fill()
-            yield RawRow(index, data=value)
+            if bad is not None:
+                # Lose only this element: skip to its end by brackets and strings, go on.
+                while (end := _element_end(buf, pos)) is None and not eof:
+                    fill()
+                if end is None:
+                    yield RawRow(index, error=f"element {index}: {bad}; the file ends inside "
+                                 "it", raw=buf[pos:pos + 2000])
+                    return
+                yield RawRow(index, error=f"element {index}: {bad}", raw=buf[pos:end][:2000])
+            else:
+                yield RawRow(index, data=value)
             index += 1
             pos = end
             sep = next_char()
@@ -179,6 +197,32 @@ def _iter_json_array(path: Path) -> Iterator[RawRow]:
                              f"{index - 1}, got {sep!r}; the rest of the file cannot be read",
                              raw=buf[pos:pos + 2000])
                 return
+
+
+def _element_end(buf: str, pos: int) -> int | None:
+    """Where the array element starting at `pos` ends (the index of the `,` or `]` after
+    it, outside strings and brackets); None when the buffer ends first."""
+    depth, in_string, escaped = 0, False, False
+    for i in range(pos, len(buf)):
+        ch = buf[i]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            if depth == 0:
+                return i
+            depth -= 1
+        elif ch == "," and depth == 0:
+            return i
+    return None
 
 
 def _truncated(err: json.JSONDecodeError, buf: str) -> bool:

@@ -59,15 +59,27 @@ def test_json_array_is_streamed_across_small_chunks(tmp_path, monkeypatch):
     assert [r.data for r in iter_raw_rows(tmp_path / "a.json")] == rows
 
 
-def test_broken_json_array_element_becomes_one_error_row(tmp_path):
-    (tmp_path / "a.json").write_text('[{"id": 1}, {"id": 2,, }, {"id": 3}]')
+def test_broken_json_array_element_loses_only_itself(tmp_path):
+    (tmp_path / "a.json").write_text('[{"id": 1}, {"id": 2,, "s": "a]}"}, [1, {"x": }], '
+                                     '{"id": 3}]')
     rows = list(iter_raw_rows(tmp_path / "a.json"))
-    assert rows[0].data == {"id": 1}
-    assert rows[1].error.startswith("element 1: ") and len(rows) == 2
+    assert rows[0].data == {"id": 1} and rows[3].data == {"id": 3} and len(rows) == 4
+    assert rows[1].error.startswith("element 1: ") and rows[1].raw == '{"id": 2,, "s": "a]}"}'
+    assert rows[2].error.startswith("element 2: ")
 
 
-def test_broken_element_early_in_a_big_array_stops_without_reading_it_all(tmp_path,
-                                                                          monkeypatch):
+def test_deeply_nested_json_is_a_reject_not_an_abort(tmp_path):
+    deep = "[" * 2000 + "]" * 2000
+    (tmp_path / "a.jsonl").write_text('{"id": 1}\n{"id": ' + deep + '}\n{"id": 3}\n')
+    (tmp_path / "b.json").write_text('[{"id": 1}, ' + deep + ', {"id": 3}]')
+    for name in ("a.jsonl", "b.json"):
+        rows = list(iter_raw_rows(tmp_path / name))
+        assert [r.data for r in rows] == [{"id": 1}, None, {"id": 3}]
+        assert rows[1].error.endswith("nested too deep")
+
+
+def test_broken_element_early_in_a_big_array_is_skipped_in_bounded_reads(tmp_path,
+                                                                         monkeypatch):
     monkeypatch.setattr(readers, "JSON_CHUNK", 64)
     reads = []
     real_open = open
@@ -82,7 +94,8 @@ def test_broken_element_early_in_a_big_array_stops_without_reading_it_all(tmp_pa
     monkeypatch.setattr("builtins.open", counting_open)
     rows = list(iter_raw_rows(tmp_path / "a.json"))
     assert rows[1].error.startswith("element 1: Expecting ',' delimiter")
-    assert sum(reads) < 100_000   # the 64 KiB format sniff + a few chunks, not 550 KB
+    assert len(rows) == 50_003 and rows[-1].data == {"id": 5}   # the rest survives
+    assert max(reads[1:]) < 1_000   # chunk by chunk after the 64 KiB sniff, never all
 
 
 def test_json_file_with_one_object_per_line_is_read_as_lines(tmp_path):

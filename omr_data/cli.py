@@ -35,7 +35,8 @@ EXAMPLES = {
   omr-data distill runs/llava runs/traces --teacher qwen3-vl-235b --n 8 --base-url http://127.0.0.1:8000/v1
   omr-data distill runs/llava runs/traces --teacher qwen3-vl-235b --n 8 \\
       --base-url http://gpu1:8000/v1 --base-url http://gpu2:8000/v1 --concurrency 256
-  omr-data distill runs/llava runs/traces --teacher qwen3-vl-235b --n 8 --backend vllm --tensor-parallel-size 8""",
+  omr-data distill runs/llava runs/traces --teacher qwen3-vl-235b --n 8 --backend vllm --tensor-parallel-size 8
+  omr-data distill runs/llava runs/traces --teacher qwen3-vl-235b --until-distinct 4 --max-n 8   # adaptive n""",
     "verify": """examples:
   omr-data verify runs/traces runs/verified
   omr-data verify runs/traces runs/verified --judge qwen3-235b-judge --judge-base-url http://gpu3:8000/v1""",
@@ -133,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--message", help="commit message (default names the version)")
     p.add_argument("--title", help="card title")
     p.add_argument("--summary", help="card summary paragraph")
+    p.add_argument("--instruction", default=None,
+                   help="system turn of every published prompt (default: the instruction "
+                        "distill sends; '' for none); distilled rows must match it")
     p.add_argument("--max-shard-size", default="500MB", help="largest Parquet shard, e.g. 500MB")
 
     p = command("stats", "Counts, lengths, pass rates and rejects of a dataset; PNG plots.",
@@ -159,6 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--teacher", help="preset: qwen3-vl-235b (default), qwen2.5-vl-72b, simulated")
     p.add_argument("--model", help="override the preset's model name")
     p.add_argument("--n", type=int, help="traces per question (default 8)")
+    p.add_argument("--until-distinct", type=int, metavar="K",
+                   help="adaptive n: sample a question until K distinct verified traces")
+    p.add_argument("--max-n", type=int, metavar="M",
+                   help="adaptive n: at most M samples per question (default: --n)")
     p.add_argument("--base-url", action="append", dest="base_urls", metavar="URL",
                    help="OpenAI-compatible endpoint (repeat for several servers)")
     p.add_argument("--api-key-env", help="environment variable holding the API key")
@@ -330,7 +338,7 @@ def cmd_publish(args) -> int:
     hub_dir = str(Path(args.hub_dir).resolve()) if args.hub_dir else None
     options = dict(version=args.version, hub_dir=hub_dir, to_hub=args.to_hub,
                    private=args.private, message=args.message, title=args.title,
-                   summary=args.summary,
+                   summary=args.summary, instruction=args.instruction,
                    max_shard_bytes=convert_file_size_to_int(args.max_shard_size))
     if args.part:
         if args.inputs or args.config:
@@ -373,7 +381,7 @@ def cmd_normalize(args) -> int:
 def cmd_distill(args) -> int:
     import os
 
-    config = _flags(args, "teacher", "model", "n", "base_urls", "api_key_env", "concurrency",
+    config = _flags(args, "teacher", "model", "n", "until_distinct", "max_n", "base_urls", "api_key_env", "concurrency",
                     "temperature", "top_p", "max_tokens", "max_requests_per_minute",
                     "max_tokens_per_minute", "request_deadline_s", "unreachable_after_s",
                     "max_image_pixels", "journal",

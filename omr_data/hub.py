@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from omr_data.prompts import instruction_sha256, resolve_instruction
 from omr_data.publish import card as cardlib
 from omr_data.publish import forms
 from omr_data.publish.common import (
@@ -155,6 +156,7 @@ def publish(
     summary: str | None = None,
     api: Any = None,
     cards_dir: str | os.PathLike | None = None,
+    instruction: str | None = None,
 ) -> PublishResult:
     """Publish dataset directories as one config/split of `repo`, as version `version`.
 
@@ -163,7 +165,7 @@ def publish(
     return publish_release([(config, split, inputs)], repo, version=version, hub_dir=hub_dir,
                            to_hub=to_hub, max_shard_bytes=max_shard_bytes, token=token,
                            private=private, message=message, title=title, summary=summary,
-                           api=api, cards_dir=cards_dir)
+                           api=api, cards_dir=cards_dir, instruction=instruction)
 
 
 def publish_release(
@@ -181,6 +183,7 @@ def publish_release(
     summary: str | None = None,
     api: Any = None,
     cards_dir: str | os.PathLike | None = None,
+    instruction: str | None = None,
 ) -> PublishResult:
     """Publish several config/splits of `repo` together as version `version`.
 
@@ -192,6 +195,9 @@ def publish_release(
     Exactly one target: `hub_dir` (a local git repository at `hub_dir/repo`) or `to_hub`
     (the Hugging Face Hub; `api` may be a preconfigured `HfApi`). Re-publishing an existing
     version is a no-op when every part's content is identical and an error otherwise.
+
+    `instruction` is the system turn of every published prompt (`omr_data.prompts`; None:
+    the default instruction, '': none); distilled rows must have been made with it.
     """
     start = time.perf_counter()
     check_repo(repo)
@@ -231,7 +237,7 @@ def publish_release(
         for config, split, datasets, form in opened:
             try:
                 shards = write_shards(datasets, form, root, data_dir_for(config), split,
-                                      max_shard_bytes)
+                                      max_shard_bytes, instruction=instruction)
             except (RecordError, StoreError) as err:
                 where = f"{config}/{split}: " if several else ""
                 raise PublishError(f"{where}{err}") from None
@@ -269,6 +275,7 @@ def publish_release(
                 replaced_download_size=existing_provenance["configs"].get(part.config, {})
                 .get("splits", {}).get(part.split, {}).get("download_size", 0))
             _set_split(provenance, part, shards, inputs_info)
+            provenance["configs"][part.config]["instruction"] = _instruction_entry(instruction)
         message = message or _default_message(version, result.parts)
         _add_version(provenance, repo=repo, version=version, parts=result.parts,
                      message=message, title=title, summary=summary)
@@ -439,7 +446,13 @@ def _set_split(provenance: dict, part: PartResult, shards: ShardSet,
         },
         "inputs": inputs_info,
         "models": models,
+        "diversity": shards.diversity,
     }
+
+
+def _instruction_entry(instruction: str | None) -> dict:
+    text = resolve_instruction(instruction)
+    return {"text": text, "sha256": instruction_sha256(text)}
 
 
 def _add_version(provenance: dict, *, repo: str, version: str, parts: list[PartResult],

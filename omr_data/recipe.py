@@ -221,7 +221,7 @@ def _parse_step(raw: Any, recipe: Recipe, fail: Callable[[int, str], RecipeError
 
 
 PUBLISH_KEYS = {"repo", "version", "hub_dir", "to_hub", "config", "split", "configs", "title",
-                "summary", "message", "private", "max_shard_bytes"}
+                "summary", "message", "private", "max_shard_bytes", "instruction"}
 
 
 def _check_publish(step: Step, known: set[str], fail) -> None:

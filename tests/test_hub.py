@@ -18,6 +18,7 @@ from PIL import Image
 
 from omr_data.hub import PublishError, checkout_version, list_versions, publish
 from omr_data.publish import forms
+from omr_data.prompts import DEFAULT_INSTRUCTION, user_text
 from omr_data.records import make_record, make_reject
 from omr_data.store import DatasetBuilder, DatasetDir, write_dataset
 
@@ -88,10 +89,12 @@ def test_local_publish_loads_same_rows_with_pil_images(tmp_path, monkeypatch):
     assert ds.column_names == ["id", "source", "messages", "images"]
     assert [r["id"] for r in ds] == [r["id"] for r in records]
     for row, record in zip(ds, records):
-        user, assistant = row["messages"]
+        system, user, assistant = row["messages"]
+        assert system == {"role": "system", "content": [{"type": "text",
+                                                          "text": DEFAULT_INSTRUCTION}]}
         assert user["role"] == "user" and assistant["role"] == "assistant"
         assert [c["type"] for c in user["content"]] == ["image"] * len(record["images"]) + ["text"]
-        assert user["content"][-1]["text"] == record["question"]
+        assert user["content"][-1]["text"] == user_text(record["question"], record["choices"])
         assert assistant["content"] == [{"type": "text", "text": record["response"]}]
         assert len(row["images"]) == len(record["images"])
         for img, original in zip(row["images"], record["images"]):
@@ -233,8 +236,10 @@ def test_second_config_keeps_the_existing_ones(tmp_path, monkeypatch):
     assert [r["pass_rate"] for r in rl_ds] == [0.25, 0.5, None, 0.25, 0.5, None]
     row = rl_ds[0]
     assert row["answer"] == "B" and row["choices"] == ["red", "blue", "green"]
-    assert row["prompt"][0]["role"] == "user" and len(row["prompt"]) == 1
-    assert [c["type"] for c in row["prompt"][0]["content"]] == ["image", "text"]
+    assert [t["role"] for t in row["prompt"]] == ["system", "user"]
+    assert row["prompt"][0]["content"][0]["text"] == DEFAULT_INSTRUCTION
+    assert [c["type"] for c in row["prompt"][1]["content"]] == ["image", "text"]
+    assert row["prompt"][1]["content"][1]["text"].endswith("Options:\nA. red\nB. blue\nC. green")
     assert isinstance(row["images"][0], Image.Image)
 
 
@@ -485,7 +490,7 @@ def test_published_rows_and_records_match_the_json_schemas(tmp_path):
 
     # the checks bite: broken rows are reported
     bad_sft = _json_form(published["sft"][0])
-    bad_sft["messages"][1]["role"] = "user"
+    bad_sft["messages"][2]["role"] = "user"
     assert schema_errors(bad_sft, schemas["sft"], schemas["sft"])
     bad_rl = _json_form(published["rl"][0])
     del bad_rl["pass_rate"]

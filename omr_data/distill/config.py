@@ -39,6 +39,12 @@ class DistillConfig:
         "environment variable holding the API key (default: the preset's; vLLM without "
         "--api-key accepts any)", default=None)
     n: int = _help("traces per question; ids {id}#0 .. {id}#{n-1}", default=8)
+    until_distinct: int | None = _help(
+        "adaptive n: keep sampling a question until it has this many distinct verified traces "
+        "(rule-based check against the gold answer; near-identical traces count once) or "
+        "max_n samples; null = always n", default=None)
+    max_n: int | None = _help("adaptive n: at most this many samples per question "
+                              "(default: n)", default=None)
     temperature: float | None = _help("sampling temperature (default: the preset's)",
                                       default=None)
     top_p: float | None = _help("nucleus sampling (default: the preset's, usually unset)",
@@ -113,6 +119,13 @@ class DistillConfig:
         self._check_backend()
         if self.n < 1:
             raise ValueError(f"n must be >= 1, got {self.n}")
+        if self.until_distinct is not None and self.until_distinct < 1:
+            raise ValueError(f"until_distinct must be >= 1 or null, got {self.until_distinct}")
+        if self.max_n is not None and self.max_n < 1:
+            raise ValueError(f"max_n must be >= 1, got {self.max_n}")
+        if self.max_n is not None and self.until_distinct is None:
+            raise ValueError("max_n caps adaptive sampling: give until_distinct too "
+                             "(--until-distinct K --max-n M), or use n for a fixed count")
         if self.concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {self.concurrency}")
         if self.temperature is not None and self.temperature < 0:
@@ -247,6 +260,22 @@ class Settings:
     engine_kwargs: dict = field(default_factory=dict)
     vllm_batch_size: int = 256
     shared_limiter: str | None = None
+    until_distinct: int | None = None
+    max_n: int | None = None
+
+    @property
+    def adaptive(self) -> bool:
+        return self.until_distinct is not None
+
+    @property
+    def max_samples(self) -> int:
+        """Samples a question may get: n, or max_n (default n) with adaptive n."""
+        return (self.max_n or self.n) if self.adaptive else self.n
+
+    @property
+    def first_round(self) -> int:
+        """Samples sent first: n, or with adaptive n just enough to reach the target."""
+        return min(self.until_distinct, self.max_samples) if self.adaptive else self.n
 
     @property
     def sampling(self) -> dict:
@@ -307,4 +336,6 @@ def resolve(config: DistillConfig | dict | None) -> Settings:
         engine_kwargs=dict(config.engine_kwargs),
         vllm_batch_size=config.vllm_batch_size,
         shared_limiter=config.shared_limiter,
+        until_distinct=config.until_distinct,
+        max_n=config.max_n,
     )

@@ -26,6 +26,7 @@ import logging
 import queue
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Iterator
@@ -37,6 +38,8 @@ from omr_data.distill.journal import Entry, Journal, request_key
 from omr_data.distill.limits import limiter_for
 from omr_data.distill.progress import Progress
 from omr_data.distill.render import Prompt, PromptError, render_prompt
+from omr_data.diversity import measure, near_form
+from omr_data.prompts import instruction_sha256
 from omr_data.records import COLUMNS, dump_meta, load_meta, make_reject
 
 log = logging.getLogger("omr_data.distill")
@@ -51,8 +54,13 @@ class _Question:
     traces: dict[int, Entry] = field(default_factory=dict)
     failures: dict[int, str] = field(default_factory=dict)
     reused: int = 0
+    planned: int = 0          # samples asked for so far (keys 0 .. planned-1)
+    verdicts: dict[int, bool] = field(default_factory=dict)   # adaptive n: k -> verified
     error: str | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def settled(self) -> bool:
+        return len(self.traces) + len(self.failures) >= self.planned
 
 
 @dataclass
@@ -65,14 +73,25 @@ class RunStats:
     transient_failures: int = 0     # traces whose deadline passed on retryable errors
     last_transient: str = ""
     seconds: float = 0.0
+    identical_questions: int = 0       # several samples, one text: the teacher did not sample
+    adaptive_extra_rounds: int = 0
+    diversity: Counter = field(default_factory=Counter)      # "distinct_near.3" -> questions
+    reported_models: Counter = field(default_factory=Counter)  # model the server named
 
     def as_dict(self, pool: TeacherPool | None, settings: Settings) -> dict:
         out = {"distill.questions": self.questions, "distill.traces": self.traces,
                "distill.reused": self.reused, "distill.sent_traces": self.sent_traces,
                "distill.rejected": self.rejected,
-               "distill.transient_failures": self.transient_failures}
+               "distill.transient_failures": self.transient_failures,
+               "distill.identical_questions": self.identical_questions}
         if self.last_transient:
             out["distill.last_transient_error"] = self.last_transient
+        if settings.adaptive:
+            out["distill.adaptive_extra_rounds"] = self.adaptive_extra_rounds
+        for key, count in sorted(self.diversity.items()):
+            out[f"distill.diversity.{key}"] = count
+        for name, count in sorted(self.reported_models.items()):
+            out[f"distill.reported_model.{name}"] = count
         if pool is not None:
             s = pool.stats
             out.update({"distill.requests": s.requests, "distill.responses": s.ok,
@@ -94,7 +113,8 @@ class DistillEngine:
     """One run over a stream of records against one journal."""
 
     def __init__(self, settings: Settings, journal: Journal, *, total: int | None = None,
-                 client_factory: Callable | None = None):
+                 client_factory: Callable | None = None,
+                 verifier: Callable[[list[str], dict], list[bool]] | None = None):
         self.settings = settings
         self.journal = journal
         self.total = total
@@ -108,6 +128,8 @@ class DistillEngine:
         self._fatal: BaseException | None = None
         self._open: set = set()   # questions with requests still going
         self.progress: Progress | None = None
+        self._system_sha = instruction_sha256(settings.system_prompt)
+        self._verifier = verifier or rule_verifier
 
     async def run(self, records: Iterable[dict],
                   emit: Callable[[list[dict]], Awaitable[None]]) -> None:
@@ -161,27 +183,68 @@ class DistillEngine:
             question.error = str(err)
             question.done.set()
             return question
-        question.keys = [request_key(question.prompt.prompt_hash, k) for k in range(s.n)]
-        found = self.journal.lookup(question.keys)
+        self._open.add(question)
+        self._plan(question, s.first_round)
+        return question
+
+    def _plan(self, question: _Question, upto: int) -> None:
+        """Extend the question to `upto` samples: reuse what the journal holds, send the
+        rest; once every sample is in, `_settled` decides whether the question is done."""
+        s = self.settings
+        ks = list(range(question.planned, upto))
+        keys = [request_key(question.prompt.prompt_hash, k) for k in ks]
+        question.keys.extend(keys)
+        question.planned = upto
+        found = self.journal.lookup(keys)
         missing = []
-        for k, key in enumerate(question.keys):
+        for k, key in zip(ks, keys):
             entry = found.get(key)
             if entry is not None and entry.reusable(s.max_tokens):
                 question.traces[k] = entry
             else:
                 missing.append(k)
-        question.reused = s.n - len(missing)
-        self.stats.reused += question.reused
+        question.reused += len(ks) - len(missing)
+        self.stats.reused += len(ks) - len(missing)
         if not missing:
-            question.done.set()
-            return question
+            self._settled(question)
+            return
         self.journal.put_prompt(question.prompt.prompt_hash, question.prompt.payload)
         use_n = len(missing) > 1 and s.use_n_param != "no" and self.pool.n_param_usable
         groups = [missing] if use_n else [[k] for k in missing]
-        self._open.add(question)
-        for ks in groups:
-            self._spawn(self._send(question, ks))
-        return question
+        for ks_group in groups:
+            self._spawn(self._send(question, ks_group))
+
+    def _settled(self, question: _Question) -> None:
+        if not self.settings.adaptive:
+            self._finish(question)
+        else:
+            self._spawn(self._next_round(question))
+
+    def _finish(self, question: _Question) -> None:
+        self._open.discard(question)
+        question.done.set()
+
+    async def _next_round(self, question: _Question) -> None:
+        """Adaptive n: sample more while the question has fewer than `until_distinct`
+        distinct verified traces and fewer than `max_n` samples."""
+        s = self.settings
+        have = await self._distinct_verified(question)
+        if have >= s.until_distinct or question.planned >= s.max_samples:
+            self._finish(question)
+            return
+        self.stats.adaptive_extra_rounds += 1
+        self._plan(question, min(s.max_samples, question.planned + s.until_distinct - have))
+
+    async def _distinct_verified(self, question: _Question) -> int:
+        todo = [k for k, e in question.traces.items()
+                if k not in question.verdicts and e.response is not None]
+        if todo:
+            record = question.record
+            verdicts = await asyncio.to_thread(
+                self._verifier, [question.traces[k].response for k in todo], record)
+            question.verdicts.update(zip(todo, verdicts))
+        return len({near_form(question.traces[k].response)
+                    for k, ok in question.verdicts.items() if ok})
 
     def _spawn(self, coro: Awaitable) -> None:
         task = asyncio.ensure_future(coro)
@@ -241,9 +304,8 @@ class DistillEngine:
         left = [k for k in ks if k not in question.traces and k not in question.failures]
         if left:  # the endpoint returned fewer choices than asked for
             await self._send(question, left)
-        if len(question.traces) + len(question.failures) == s.n:
-            self._open.discard(question)
-            question.done.set()
+        if question.settled() and not question.done.is_set():
+            self._settled(question)
 
     async def _emit_in_order(self, order: asyncio.Queue,
                              emit: Callable[[list[dict]], Awaitable[None]]) -> None:
@@ -260,12 +322,33 @@ class DistillEngine:
                 self.progress.advance(len(rows))
             await emit(rows)
 
+    def _measure(self, question: _Question) -> None:
+        """Diversity of this question's traces, and what the server said it was."""
+        texts = [e.response for e in question.traces.values() if e.response is not None]
+        for entry in question.traces.values():
+            self.stats.reported_models[entry.served_model or "(not reported)"] += 1
+        if not texts:
+            return
+        d = measure(texts)
+        self.stats.diversity[f"distinct_traces.{len(d.exact)}"] += 1
+        self.stats.diversity[f"distinct_near.{len(d.near)}"] += 1
+        self.stats.diversity[f"distinct_answers.{len(d.answers)}"] += 1
+        if d.identical:
+            self.stats.identical_questions += 1
+            if self.stats.identical_questions == 1:
+                log.warning(
+                    "distill: the teacher returned %d identical samples for %s: it is not "
+                    "sampling (a server that ignores temperature, e.g. greedy decoding); "
+                    "distinct traces are what n buys, see distill.identical_questions in "
+                    "the manifest", d.traces, question.record.get("id"))
+
     def _rows(self, question: _Question) -> list[dict]:
         record, s = question.record, self.settings
         if question.error is not None:
             return [make_reject(question.error, **{c: record.get(c) for c in COLUMNS})]
         rows = []
-        for k in range(s.n):
+        self._measure(question)
+        for k in range(question.planned):
             rid = f"{record['id']}#{k}"
             entry = question.traces.get(k)
             if entry is None or entry.response is None:
@@ -286,7 +369,10 @@ class DistillEngine:
                 "distill.finish_reason": entry.finish_reason,
                 "distill.usage": entry.usage,
                 "distill.request_key": entry.key,
+                "distill.system_prompt_sha256": self._system_sha,
             })
+            if k in question.verdicts:
+                meta["distill.verified"] = question.verdicts[k]
             if entry.system_fingerprint:
                 meta["distill.system_fingerprint"] = entry.system_fingerprint
             if entry.served_model and entry.served_model != entry.model:
@@ -294,6 +380,18 @@ class DistillEngine:
             row["meta"] = dump_meta(meta)
             rows.append(row)
         return rows
+
+
+def rule_verifier(responses: list[str], record: dict) -> list[bool]:
+    """Adaptive n's check: does each trace's answer equal the gold one by the rules and
+    math-verify (no judge)? Uses the public scoring API, as a trainer's reward does; the
+    verify stage still decides what is kept."""
+    from omr_data.verify import score_batch
+
+    items = [{"response": r, "answer": record.get("answer"),
+              "answer_type": record.get("answer_type"), "choices": record.get("choices"),
+              "question": record.get("question")} for r in responses]
+    return [res["acc"] >= 1.0 for res in score_batch(items, workers=1)]
 
 
 def _entries(question: _Question, ks: list[int], result: Completion, s: Settings) -> list[Entry]:
@@ -470,13 +568,13 @@ def estimate(records: Iterable[dict], config: DistillConfig | dict | None = None
             except PromptError:
                 unreadable += 1
                 continue
-            keys = [request_key(prompt.prompt_hash, k) for k in range(s.n)]
+            keys = [request_key(prompt.prompt_hash, k) for k in range(s.max_samples)]
             found = journal.lookup(keys) if journal else {}
             done = sum(1 for key in keys if key in found and found[key].reusable(s.max_tokens))
             reused += done
-            to_send += s.n - done
-            if s.n - done:
-                sends = 1 if s.use_n_param != "no" else s.n - done
+            to_send += s.max_samples - done
+            if s.max_samples - done:
+                sends = 1 if s.use_n_param != "no" else s.max_samples - done
                 requests += sends
                 prompt_tokens += prompt.est_prompt_tokens * sends
     finally:
@@ -484,7 +582,7 @@ def estimate(records: Iterable[dict], config: DistillConfig | dict | None = None
             journal.close()
     completion_max = to_send * s.max_tokens
     return {
-        "model": s.model, "questions": questions, "traces": questions * s.n,
+        "model": s.model, "questions": questions, "traces": questions * s.max_samples,
         "reused_traces": reused, "traces_to_send": to_send,
         # with n > 1 in one request; an endpoint that refuses n needs one per trace
         "requests": requests,

@@ -16,14 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-SYSTEM_PROMPT = (
-    "You are an expert at solving problems that may come with images. Think step by step "
-    "and write your complete reasoning inside <think> </think> tags, then write only the "
-    "final answer inside <answer> </answer> tags: <think>reasoning</think>"
-    "<answer>final answer</answer>. For a multiple-choice question the final answer is the "
-    "letter of the correct option; for a numerical answer give the number (with units only "
-    "when the question asks for them)."
-)
+from omr_data.prompts import DEFAULT_INSTRUCTION
+
+# the instruction every published prompt carries (omr_data.prompts); one text for all
+SYSTEM_PROMPT = DEFAULT_INSTRUCTION
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """Render a record into chat messages and its content-addressed prompt hash.
 
 The user turn holds the images first (base64 data URLs, downscaled to at most
-`max_image_pixels`) and then the question, with the options listed when the record has
-choices the question text does not already show. The prompt hash covers the model, the
+`max_image_pixels`) and then the text `omr_data.prompts` renders (the question and its
+options as `A. text` lines), the same text publish writes, so a published prompt is what
+the teacher saw. The prompt hash covers the model, the
 messages with every image replaced by the sha256 of the bytes actually sent, and the
 sampling settings; `max_tokens` is left out on purpose (see `journal`).
 """
@@ -18,7 +19,7 @@ from typing import Any, Mapping
 
 from omr_data.distill.journal import stable_hash
 from omr_data.images import DECODE_LIMIT_PIXELS, ImageError, image_bytes
-from omr_data.records import option_letters
+from omr_data.prompts import record_user_text
 
 PROMPT_VERSION = 1
 _MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp",
@@ -38,13 +39,8 @@ class Prompt:
 
 
 def user_text(record: Mapping[str, Any]) -> str:
-    question = record["question"].strip()
-    choices = record.get("choices") or []
-    if choices and not all(c.strip() in question for c in choices):
-        options = "\n".join(f"{letter}. {choice}"
-                            for letter, choice in zip(option_letters(len(choices)), choices))
-        question = f"{question}\n\nOptions:\n{options}"
-    return question
+    """The user turn's text, as published (`omr_data.prompts`)."""
+    return record_user_text(record)
 
 
 def render_prompt(record: Mapping[str, Any], *, model: str, system_prompt: str | None,

@@ -292,7 +292,7 @@ class SimulatedServer:
                  retry_after_s: float = 1.0, hang_s: float = 600.0, slow_s: float = 2.0,
                  oracle: Any = None, judge_accuracy: float = 1.0, supports_n: bool = True,
                  models: Iterable[str] = (DEFAULT_MODEL,), keep_log: bool = True,
-                 api_key: str | None = None):
+                 api_key: str | None = None, greedy: bool = False):
         for name, value in (("accuracy", accuracy), ("fault_rate", fault_rate),
                             ("judge_accuracy", judge_accuracy)):
             if not 0.0 <= value <= 1.0:
@@ -306,6 +306,9 @@ class SimulatedServer:
         self.fault_rate, self.faults = fault_rate, tuple(faults)
         self.retry_after_s, self.hang_s, self.slow_s = retry_after_s, hang_s, slow_s
         self.supports_n = supports_n
+        # greedy: ignore temperature/seed/n and repeat one trace per prompt, as a server
+        # decoding greedily does (transformers serve); for testing diversity warnings
+        self.greedy = greedy
         self.models = list(models)
         self.oracle = Oracle.load(oracle)
         self.keep_log = keep_log
@@ -502,8 +505,9 @@ class SimulatedServer:
         max_tokens = _max_tokens(body)
         judge = _judge_fields(text)
         choices, completion_tokens = [], 0
+        prompt_hash = _messages_hash(body) if self.greedy else None
         for i in range(n):
-            rng = _rng(self.seed, content_hash, i)
+            rng = _rng(self.seed, prompt_hash, 0) if self.greedy else _rng(self.seed, content_hash, i)
             if judge is not None:
                 content = self._judge(judge, rng)
             else:
@@ -573,6 +577,12 @@ def _content_hash(body: dict) -> str:
     return hashlib.sha256(json.dumps(core, sort_keys=True).encode()).hexdigest()
 
 
+def _messages_hash(body: dict) -> str:
+    """The prompt alone (model and messages): what a greedy server's output depends on."""
+    return hashlib.sha256(json.dumps([body.get("model"), body.get("messages")],
+                                     sort_keys=True).encode()).hexdigest()
+
+
 def _error(status: int, message: str):
     from aiohttp import web
     return web.json_response({"error": {"message": message, "type": "simulated_error",
@@ -615,6 +625,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="how long an injected hang lasts (default %(default)s)")
     parser.add_argument("--no-n", action="store_true",
                         help="refuse n > 1 with HTTP 400, like endpoints without the n parameter")
+    parser.add_argument("--greedy", action="store_true",
+                        help="ignore temperature, seed and n: repeat one trace per prompt, like a "
+                             "server that decodes greedily (transformers serve)")
     parser.add_argument("--quiet", action="store_true", help="log warnings only")
     return parser
 
@@ -633,7 +646,7 @@ def main(argv: list[str] | None = None) -> int:
             latency_s=args.latency, fault_rate=args.fault_rate,
             faults=[f for f in args.faults.split(",") if f], retry_after_s=args.retry_after,
             hang_s=args.hang, oracle=args.oracle, supports_n=not args.no_n,
-            keep_log=False).start()
+            keep_log=False, greedy=args.greedy).start()
     except (ValueError, OSError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -6,8 +6,12 @@ verbatim and meta `distill.model`, `distill.k`, `distill.finish_reason`, `distil
 the server reports them, e.g. `omr-data-simulated`). Traces the teacher refused (400, 413,
 422) go to rejects with its message; traces that got no answer before their deadline
 (timeouts, 5xx, dropped connections) fail the unit instead, so the output is not cached and
-a rerun sends only them. The manifest's stats name the resolved teacher
-model, sampling settings and the system prompt's sha256, for the dataset card.
+a rerun sends only them. The manifest's stats name the resolved teacher model, the model
+names the server reported (`distill.reported_model.*`), sampling settings, the system
+prompt and its sha256, for the dataset card, and the traces' diversity per question
+(`distill.diversity.*`, `distill.identical_questions`; identical samples also raise a
+warning on stderr and `distill.warning`). With `until_distinct` a question is sampled
+until it has that many distinct verified traces or `max_n` samples.
 
 The journal lives outside the runner's unit directories (default `OUT/journal.sqlite`,
 or `journal` in the config), so when the runner redoes a unit after a crash every trace
@@ -18,15 +22,17 @@ change how traces are fetched, never what they are.
 
 from __future__ import annotations
 
-import hashlib
+import logging
 from pathlib import Path
 from typing import ClassVar, Iterator
 
 from omr_data.distill.config import OPERATIONAL_FIELDS, DistillConfig, resolve
 from omr_data.distill.engine import distill
+from omr_data.prompts import instruction_sha256
 from omr_data.stage import ConfigError, Stage, StageContext, WorkUnit
 
 JOURNAL_NAME = "journal.sqlite"
+log = logging.getLogger("omr_data.distill")
 
 
 class DistillStage(Stage):
@@ -42,7 +48,7 @@ class DistillStage(Stage):
 
     def process(self, unit: WorkUnit, ctx: StageContext) -> Iterator[dict]:
         stats: dict = {}
-        total = _unit_rows(unit) * self.config.n
+        total = _unit_rows(unit) * resolve(self.config).max_samples
         yield from distill(ctx.read_rows(unit), self.config, journal_path(self.config, ctx),
                            total=total or None, stats=stats)
         failed = stats.get("distill.transient_failures", 0)
@@ -61,14 +67,26 @@ class DistillStage(Stage):
         """What a card needs to reproduce the traces: the resolved teacher and sampling, and
         the system prompt's sha256 (of its UTF-8 text; '' when none is sent)."""
         settings = resolve(self.config)
-        return {
+        out = {
             "distill.teacher": settings.teacher,
             "distill.model": settings.model,
             "distill.n": settings.n,
-            "distill.system_prompt_sha256": hashlib.sha256(
-                settings.system_prompt.encode("utf-8")).hexdigest(),
+            "distill.system_prompt_sha256": instruction_sha256(settings.system_prompt),
+            "distill.system_prompt": settings.system_prompt,
             "distill.sampling": {**settings.sampling, "max_tokens": settings.max_tokens},
         }
+        if settings.adaptive:
+            out["distill.until_distinct"] = settings.until_distinct
+            out["distill.max_n"] = settings.max_samples
+        identical = int(manifest_stats.get("distill.identical_questions") or 0)
+        questions = int(manifest_stats.get("distill.questions") or 0)
+        if identical:
+            out["distill.warning"] = (
+                f"the teacher returned identical samples for {identical} of {questions} "
+                "questions: it ignores temperature (greedy decoding?), so n samples are one "
+                "trace n times")
+            log.warning("distill: WARNING: %s", out["distill.warning"])
+        return out
 
 
 def journal_path(config: DistillConfig, ctx: StageContext) -> Path:

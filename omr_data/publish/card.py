@@ -20,6 +20,18 @@ from omr_data.publish.common import PublishError, data_dir_for
 CARDS_DIR = Path(__file__).resolve().parent / "cards"   # also reachable as ./cards in a checkout
 TEMPLATE = "dataset_card.md.j2"
 SEE_SOURCE = "see source"
+#: Hub card metadata: `license: other` needs a name and a link; the link is the card's own
+#: License section, which lists every source's license
+MIXED_LICENSE_NAME = "mixed-source-licenses"
+LICENSE_LINK = "README.md#license"
+LANGUAGES = ["en"]
+OMR_CITATION = """@misc{zhang2025openmmreasoner,
+  title = {OpenMMReasoner: Pushing the Frontiers for Multimodal Reasoning with an Open and General Recipe},
+  author = {Zhang, Kaichen and Wu, Keming and Yang, Zuhao and Li, Bo and Hu, Kairui and Wang, Bin and Liu, Ziwei and Li, Xingxuan and Bing, Lidong},
+  year = {2025},
+  eprint = {2511.16334},
+  archivePrefix = {arXiv}
+}"""
 
 # whole name parts only: `hf_token` and `judge_api_key_env` are masked, `max_tokens` is not
 _SECRET_KEY = re.compile(r"(^|[_.-])(api_?key|token|secret|password|authorization|"
@@ -244,14 +256,36 @@ def _rollout_ancestors(nodes: list[dict]) -> set[str]:
 def _teacher_fact(node: dict, stats: dict, config: dict, rollouts: set[str]) -> dict:
     sampling = stats.get("distill.sampling") or {}
     settings = {"n": stats.get("distill.n", config.get("n")), **sampling}
+    if stats.get("distill.until_distinct") is not None:
+        settings.update(until_distinct=stats["distill.until_distinct"],
+                        max_n=stats.get("distill.max_n"))
+    reported = reported_models(stats)
+    preset = stats.get("distill.teacher") or config.get("teacher")
     return {"role": "policy (rollouts for pass rates)" if node["fingerprint"] in rollouts
             else "teacher",
             "step": node["name"], "stage": "distill",
             "model": stats.get("distill.model") or config.get("model") or config.get("teacher"),
-            "preset": stats.get("distill.teacher") or config.get("teacher"),
+            "preset": preset,
+            "reported": reported,
+            "simulated": preset == "simulated" or any(is_simulated(m) for m in reported),
             "prompt": "system prompt",
             "prompt_sha256": stats.get("distill.system_prompt_sha256"),
+            "questions": stats.get("distill.questions"),
+            "k": stats.get("distill.until_distinct") or stats.get("distill.n", config.get("n")),
+            "identical_questions": stats.get("distill.identical_questions"),
+            "warning": stats.get("distill.warning"),
             "settings": ", ".join(f"{k}={v}" for k, v in settings.items() if v is not None)}
+
+
+def reported_models(stats: Mapping[str, Any]) -> dict[str, int]:
+    """Model names the teacher's server put in its responses, with trace counts."""
+    prefix = "distill.reported_model."
+    return {k[len(prefix):]: v for k, v in sorted(stats.items()) if k.startswith(prefix)}
+
+
+def is_simulated(model_name: str) -> bool:
+    """omr-data's simulated teacher names itself `…:simulated` (and `omr-data/simulated-…`)."""
+    return "simulated" in str(model_name).lower()
 
 
 def _verifier_fact(node: dict, stats: dict, config: dict, rollouts: set[str]) -> dict:
@@ -380,6 +414,20 @@ def card_license(provenance: Mapping[str, Any], cards_dir: Path = CARDS_DIR) -> 
     return licenses.pop() if len(licenses) == 1 and SEE_SOURCE not in licenses else "other"
 
 
+def citations(provenance: Mapping[str, Any], cards_dir: Path = CARDS_DIR) -> list[str]:
+    """BibTeX: OpenMMReasoner (the recipe), then each source present that has one."""
+    table = known_sources(cards_dir)
+    out, seen = [OMR_CITATION], set()
+    for config in provenance.get("configs", {}).values():
+        for split in config.get("splits", {}).values():
+            for name in sorted(split.get("sources", {})):
+                cite = (table.get(name) or {}).get("citation")
+                if cite and cite.strip() not in seen:
+                    seen.add(cite.strip())
+                    out.append(cite.strip())
+    return out
+
+
 # ---------------------------------------------------------------------------------------
 # YAML front matter, merged as `datasets.push_to_hub` merges it
 
@@ -483,6 +531,13 @@ def render_readme(card_data, provenance: Mapping[str, Any], *, repo: str,
                 for split in cfg.get("splits", {}).values())
     card_data["pretty_name"] = provenance.get("title") or repo.split("/", 1)[1]
     card_data["license"] = card_license(provenance, cards_dir)
+    if card_data["license"] == "other":
+        card_data["license_name"] = MIXED_LICENSE_NAME
+        card_data["license_link"] = LICENSE_LINK
+    else:
+        for key in ("license_name", "license_link"):
+            card_data.pop(key, None)  # a release whose sources now share one license
+    card_data["language"] = list(LANGUAGES)
     card_data["size_categories"] = [size_category(total)]
     card_data["task_categories"] = ["image-text-to-text", "visual-question-answering"]
     tags = list(card_data.get("tags") or [])
@@ -519,8 +574,9 @@ def card_context(provenance: Mapping[str, Any], *, repo: str, total: int,
         for split_name, split in sorted(cfg.get("splits", {}).items()):
             sources.update(split.get("sources", {}))
             decided.update(split.get("decided_by", {}))
-            splits.append({"name": split_name, **split,
-                           "recipe": recipe_facts(split.get("inputs") or [])})
+            recipe = recipe_facts(split.get("inputs") or [])
+            splits.append({"name": split_name, **split, "recipe": recipe,
+                           "diversity": diversity_view(split.get("diversity"), recipe)})
         configs.append({
             "name": name,
             "form": cfg["form"],
@@ -531,7 +587,10 @@ def card_context(provenance: Mapping[str, Any], *, repo: str, total: int,
             "decided_by": dict(sorted(decided.items())),
             "load_args": json.dumps(repo) if name == "default"
             else f"{json.dumps(repo)}, {json.dumps(name)}",
+            "instruction": cfg.get("instruction"),
         })
+    teachers = [m for c in configs for s in c["splits"] for m in s["recipe"]["models"]
+                if m["stage"] == "distill"]
     return {
         "repo": repo,
         "title": provenance.get("title") or repo.split("/", 1)[1],
@@ -542,7 +601,35 @@ def card_context(provenance: Mapping[str, Any], *, repo: str, total: int,
         "pass_rate_keys": forms.PASS_RATE_KEYS,
         "derived": derived_columns(provenance, cards_dir),
         "see_source": SEE_SOURCE,
+        "simulated": any(t.get("simulated") for t in teachers),
+        "teacher_warnings": sorted({t["warning"] for t in teachers if t.get("warning")}),
+        "citations": citations(provenance, cards_dir),
     }
+
+
+def diversity_view(diversity: Mapping[str, Any] | None, recipe: Mapping[str, Any]
+                   ) -> dict | None:
+    """The card's answer-diversity numbers for one SFT split: questions by their count of
+    distinct verified traces (0 for questions the teacher saw whose traces all failed), and
+    the share below k (the distill step's n, or its until_distinct)."""
+    if not diversity or not diversity.get("questions"):
+        return None
+    teachers = [m for m in recipe.get("models", []) if m["stage"] == "distill"
+                and m["role"] == "teacher"]
+    dist = {int(d): n for d, n in (diversity.get("distinct_verified") or {}).items()}
+    asked = sum(t.get("questions") or 0 for t in teachers)
+    if asked > diversity["questions"]:
+        dist[0] = dist.get(0, 0) + asked - diversity["questions"]
+    total = sum(dist.values())
+    k = next((t["k"] for t in teachers if t.get("k")), None) or 8
+    below = sum(n for d, n in dist.items() if d < k)
+    return {"k": k, "questions": total, "traces": diversity.get("traces"),
+            "rows": [{"distinct": d, "questions": n, "share": n / total}
+                     for d, n in sorted(dist.items())],
+            "share_below_k": below / total if total else None,
+            "single": sum(n for d, n in dist.items() if d <= 1) / total if total else None,
+            "identical_questions": sum(t.get("identical_questions") or 0 for t in teachers),
+            "mean_distinct": diversity.get("mean_distinct_near")}
 
 
 def _version_entry(entry: Mapping[str, Any]) -> dict:

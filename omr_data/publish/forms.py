@@ -4,8 +4,12 @@
 - RL (records without): `id`, `source`, `prompt`, `images`, `answer`, `answer_type`,
   `choices`, `pass_rate`.
 
-User turns are conversational: one `{"type": "image"}` item per image (in the order of
-`images`), then the question text.
+Prompts come from `omr_data.prompts`, the renderer distill uses: a system turn with the
+instruction (one text for SFT and RL, recorded in the card with its sha256), then the user
+turn, one `{"type": "image"}` item per image (in the order of `images`) and the question
+with its options as `A. text` lines. A distilled row whose meta names the sha256 of the
+system prompt the teacher saw must match the instruction published, so that a published
+prompt is exactly what the teacher saw.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from omr_data.images import DECODE_LIMIT_PIXELS, pixel_count
+from omr_data.prompts import instruction_sha256, prompt_turns, resolve_instruction
 from omr_data.publish.common import PublishError
 
 SFT, RL = "sft", "rl"
@@ -29,7 +34,7 @@ PASS_RATE_KEYS = ("verify.pass_rate", "pass_rate", "avg_reward", "PassRate_7BBas
                   "PassRate_32BTrained")
 
 RECORD_COLUMNS = {
-    SFT: ["id", "source", "images", "question", "response", "meta"],
+    SFT: ["id", "source", "images", "question", "choices", "response", "meta"],
     RL: ["id", "source", "images", "question", "answer", "answer_type", "choices", "meta"],
 }
 
@@ -73,37 +78,46 @@ def arrow_schema(form: str) -> pa.Schema:
         {"huggingface": json.dumps({"info": {"features": feats.to_dict()}})})
 
 
-def user_turn(question: str, n_images: int) -> dict:
-    content = [{"type": "image", "text": None} for _ in range(n_images)]
-    content.append({"type": "text", "text": question})
-    return {"role": "user", "content": content}
-
-
-def to_sft_row(record: Mapping[str, Any]) -> dict:
+def to_sft_row(record: Mapping[str, Any], instruction: str | None = None) -> dict:
     images = _published_images(record)
+    _check_instruction(record, instruction)
     return {
         "id": record["id"],
         "source": record["source"],
         "messages": [
-            user_turn(record["question"], len(images)),
+            *prompt_turns(record, instruction, len(images)),
             {"role": "assistant", "content": [{"type": "text", "text": record["response"]}]},
         ],
         "images": images,
     }
 
 
-def to_rl_row(record: Mapping[str, Any]) -> dict:
+def to_rl_row(record: Mapping[str, Any], instruction: str | None = None) -> dict:
     images = _published_images(record)
     return {
         "id": record["id"],
         "source": record["source"],
-        "prompt": [user_turn(record["question"], len(images))],
+        "prompt": prompt_turns(record, instruction, len(images)),
         "images": images,
         "answer": record["answer"],
         "answer_type": record["answer_type"],
         "choices": record["choices"],
         "pass_rate": pass_rate(_meta(record)),
     }
+
+
+def _check_instruction(record: Mapping[str, Any], instruction: str | None) -> None:
+    """A trace distilled under another system prompt cannot be published under this one."""
+    seen = _meta(record).get("distill.system_prompt_sha256")
+    if seen is None:
+        return
+    published = instruction_sha256(resolve_instruction(instruction))
+    if seen != published:
+        raise PublishError(
+            f"{record['id']}: the teacher saw a system prompt with sha256 {seen[:12]}…, but "
+            f"the instruction to publish has sha256 {published[:12]}…; publish with the "
+            "instruction the traces were distilled with (--instruction, the distill step's "
+            "system_prompt), so the published prompt is the one the teacher saw")
 
 
 CONVERTERS = {SFT: to_sft_row, RL: to_rl_row}

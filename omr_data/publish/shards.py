@@ -17,6 +17,7 @@ from typing import Iterable
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from omr_data.diversity import Tally
 from omr_data.publish import forms
 from omr_data.store import DatasetDir
 
@@ -35,6 +36,7 @@ class ShardSet:
     decided_by: dict[str, int] = field(default_factory=dict)
     pass_rate_known: int = 0
     pass_rate_sum: float = 0.0
+    diversity: dict | None = None   # SFT: distinct traces per distilled question
 
 
 def row_group_rows(form: str) -> int:
@@ -48,8 +50,10 @@ def row_group_rows(form: str) -> int:
 
 
 def write_shards(inputs: Iterable[DatasetDir], form: str, root: Path, data_dir: str,
-                 split: str, max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES) -> ShardSet:
-    """Convert the inputs' records to `form` and write them under `root/data_dir/`."""
+                 split: str, max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES, *,
+                 instruction: str | None = None) -> ShardSet:
+    """Convert the inputs' records to `form` and write them under `root/data_dir/`;
+    `instruction` is the system turn of every prompt (None: the default, '': none)."""
     if max_shard_bytes <= 0:
         raise ValueError("max_shard_bytes must be positive")
     convert = forms.CONVERTERS[form]
@@ -64,6 +68,7 @@ def write_shards(inputs: Iterable[DatasetDir], form: str, root: Path, data_dir: 
     result = ShardSet(files=[], num_examples=0, num_bytes=0, download_size=0)
     sources: Counter[str] = Counter()
     decided: Counter[str] = Counter()
+    tally = Tally()   # published (verified) traces of our distill step, per question
 
     def open_shard() -> pq.ParquetWriter:
         path = out_dir / f".{split}-part-{len(temp_files):05d}.parquet.tmp"
@@ -77,12 +82,14 @@ def write_shards(inputs: Iterable[DatasetDir], form: str, root: Path, data_dir: 
                 records = batch.to_pylist()
                 rows = []
                 for record in records:
-                    rows.append(convert(record))
+                    rows.append(convert(record, instruction))
                     meta = forms._meta(record)
                     sources[record["source"]] += 1
                     how = forms.decided_by(meta)
                     if how is not None:
                         decided[how] += 1
+                    if form == forms.SFT and "distill.k" in meta:
+                        tally.add(record["id"], record["response"])
                     if form == forms.RL and rows[-1]["pass_rate"] is not None:
                         result.pass_rate_known += 1
                         result.pass_rate_sum += rows[-1]["pass_rate"]
@@ -122,4 +129,5 @@ def write_shards(inputs: Iterable[DatasetDir], form: str, root: Path, data_dir: 
         result.download_size += (out_dir / name).stat().st_size
     result.sources = dict(sorted(sources.items()))
     result.decided_by = dict(sorted(decided.items()))
+    result.diversity = tally.summary() if len(tally) else None
     return result

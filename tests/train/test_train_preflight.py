@@ -131,7 +131,8 @@ def test_text_only_rows_among_image_rows_get_a_blank_image(hub, processor):
     assert all(len(images) >= 1 for images in out["images"])
     row = out[0]                                        # demo/0 had no image
     assert row["images"][0].size == (56, 56)
-    assert row["messages"][0]["content"][0]["type"] == "image"
+    user = next(t for t in row["messages"] if t["role"] == "user")   # after the system turn
+    assert user["content"][0]["type"] == "image"
     assert row["length"] == processor_tokens(processor, row, "sft")
     kept, report = preflight(dataset, processor, max_length=4096, max_pixels=50176,
                              text_only="keep")

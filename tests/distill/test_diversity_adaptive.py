@@ -1,0 +1,85 @@
+"""Answer diversity in distill (identical-sample warning, manifest counts) and adaptive n."""
+
+import logging
+
+import pytest
+
+from distill_helpers import config, make_records
+from omr_data.distill import distill
+from omr_data.distill.config import DistillConfig
+from omr_data.distill.simulated import SimulatedServer
+from omr_data.records import load_meta
+
+
+def _run(records, cfg, journal, stats=None):
+    rows = list(distill(records, cfg, journal, stats=stats))
+    return [r for r in rows if not r.get("reason")]
+
+
+def test_greedy_teacher_is_reported_as_identical_samples(tmp_path, caplog):
+    records = make_records(4)
+    stats: dict = {}
+    with SimulatedServer(greedy=True, seed=3) as srv, \
+            caplog.at_level(logging.WARNING, logger="omr_data.distill"):
+        kept = _run(records, config(srv, n=4), tmp_path / "j.sqlite", stats)
+    assert len(kept) == 16
+    assert len({r["response"] for r in kept[:4]}) == 1
+    assert stats["distill.identical_questions"] == 4
+    assert stats["distill.diversity.distinct_traces.1"] == 4
+    assert any("identical samples" in r.message for r in caplog.records)
+
+
+def test_sampling_teacher_gives_distinct_traces_and_reports_its_model(server, tmp_path):
+    stats: dict = {}
+    kept = _run(make_records(3), config(server, n=4), tmp_path / "j.sqlite", stats)
+    assert stats["distill.identical_questions"] == 0
+    assert not any(k.startswith("distill.diversity.distinct_traces.1") for k in stats)
+    # the model the server named (the simulated teacher says so), not only the preset's
+    assert stats["distill.reported_model.omr-data/simulated-teacher:simulated"] == 12
+    meta = load_meta(kept[0])
+    assert len(meta["distill.system_prompt_sha256"]) == 64
+
+
+def test_adaptive_n_stops_at_k_distinct_verified_and_caps_at_max_n(tmp_path):
+    records = make_records(9)
+    oracle = [dict(r) for r in records]
+    stats: dict = {}
+    with SimulatedServer(accuracy=1.0, oracle=oracle, seed=1) as srv:
+        kept = _run(records, config(srv, until_distinct=2, max_n=6), tmp_path / "j.sqlite",
+                    stats)
+    # an always-right teacher: 2 samples give 2 distinct verified traces, nothing more
+    assert len(kept) == 18 and stats["distill.sent_traces"] == 18
+    assert all(load_meta(r)["distill.verified"] for r in kept)
+
+    with SimulatedServer(accuracy=0.0, oracle=oracle, seed=1) as srv:
+        kept = _run(records, config(srv, until_distinct=2, max_n=5), tmp_path / "j2.sqlite",
+                    stats)
+    # a never-right teacher: every question is sampled up to max_n, ids #0..#4
+    assert len(kept) == 45
+    assert {r["id"] for r in kept} == {f"{rec['id']}#{k}" for rec in records for k in range(5)}
+    assert not any(load_meta(r)["distill.verified"] for r in kept)
+
+
+def test_adaptive_n_resumes_from_the_same_journal(tmp_path):
+    records = make_records(6)
+    oracle = [dict(r) for r in records]
+    with SimulatedServer(accuracy=0.5, oracle=oracle, seed=2) as srv:
+        cfg = config(srv, until_distinct=3, max_n=8)
+        first = _run(records, cfg, tmp_path / "j.sqlite")
+        before = srv.requests
+        again = _run(records, cfg, tmp_path / "j.sqlite")
+        assert srv.requests == before          # everything came from the journal
+    assert [r["id"] for r in again] == [r["id"] for r in first]
+    assert [r["response"] for r in again] == [r["response"] for r in first]
+    # a fixed-n run over the same journal reuses the adaptive run's samples
+    with SimulatedServer(accuracy=0.5, oracle=oracle, seed=2) as srv:
+        stats: dict = {}
+        _run(records, config(srv, n=3), tmp_path / "j.sqlite", stats)
+        assert stats["distill.reused"] == 18 and srv.requests == 0
+
+
+def test_adaptive_n_config_is_checked():
+    with pytest.raises(ValueError, match="until_distinct"):
+        DistillConfig(teacher="simulated", max_n=4)
+    with pytest.raises(ValueError, match="until_distinct must be"):
+        DistillConfig(teacher="simulated", until_distinct=0)

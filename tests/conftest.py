@@ -40,3 +40,20 @@ def demo_workdir(tmp_path_factory):
     finally:
         os.chdir(cwd)
     return work, reports
+
+
+@pytest.fixture(scope="session")
+def transformers_server(tmp_path_factory):
+    """`transformers serve` with a tiny random Qwen2 chat model: a real OpenAI-compatible
+    server (one choice whatever n, greedy), started once per session."""
+    from transformers_server import TransformersServer, build_model, missing_modules
+
+    missing = missing_modules()
+    if missing:
+        pytest.skip(f"transformers serve needs {', '.join(missing)} (pip install -e .[dev])")
+    folder = tmp_path_factory.mktemp("transformers_serve")
+    server = TransformersServer(build_model(folder), folder / "serve.log").start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -22,7 +22,7 @@ from omr_data.sources.errors import RowError
 from omr_data.sources.images import ImageLoader
 from omr_data.sources.options import parse_options
 from omr_data.sources.readers import discover_files, file_key, file_split, iter_raw_rows
-from omr_data.sources.text import clean_question
+from omr_data.sources.text import clean_question, count_placeholders
 from omr_data.sources.traces import unified
 
 
@@ -122,6 +122,11 @@ class Adapter:
         try:
             raw_question = "" if question is None else str(question)
             images = list(images)
+            placeholders = count_placeholders(raw_question)
+            if placeholders > len(images):
+                # the text points at an image the row does not give: never train on it bare
+                raise RowError(f"placeholder without image: {placeholders} <image> "
+                               f"placeholder(s) but {len(images)} image(s)")
             text = clean_question(raw_question)
             if choices is None and find_choices:
                 text, choices = parse_options(text)

@@ -10,6 +10,8 @@ one record; a conversation with several pairs gives `_t1`, `_t2`… with the ear
 
 from __future__ import annotations
 
+from collections import Counter
+
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -17,6 +19,7 @@ from typing import Any, Iterator
 from omr_data.records import update_meta
 from omr_data.sources.base import Adapter, ReadContext, as_list, extras, first_present
 from omr_data.sources.errors import RowError
+from omr_data.sources.readers import column_values, earlier_siblings
 from omr_data.sources.text import clean_question, count_placeholders
 from omr_data.sources.traces import (
     llava_cot_sections,
@@ -244,7 +247,14 @@ class OmrSFT(ChatAdapter):
             parts = Path(ctx.path).parts
             config = next((p for p in reversed(parts[:-1]) if p in SFT_874K_CONFIGS), "")
             ctx.state["config"] = config
-        seen = ctx.state.setdefault("seen", {})
+        seen = ctx.state.get("seen")
+        if seen is None:
+            # The released set is saved in several files and a question's rollouts (up to 8
+            # consecutive rows) may straddle two of them: count on from the rows of the
+            # same id in the files read before this one, so `#k` never repeats.
+            seen = ctx.state["seen"] = Counter(
+                str(value) for sibling in earlier_siblings(ctx.path)
+                for (value,) in column_values(sibling, ("id",)) if value not in (None, ""))
         k = seen.get(base, 0)
         seen[base] = k + 1
         # One question has up to 8 accepted rollouts under the same id.

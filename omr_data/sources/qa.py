@@ -13,6 +13,7 @@ from typing import Iterator
 from omr_data.sources.base import Adapter, ReadContext, as_list, extras, first_present
 from omr_data.sources.errors import RowError
 from omr_data.sources.options import column_choices
+from omr_data.sources.readers import column_values, earlier_siblings
 
 
 class QAAdapter(Adapter):
@@ -83,9 +84,28 @@ class WeMath2Standard(QAAdapter):
 class WeMath2Pro(QAAdapter):
     name = "wemath2_pro"
     description = ("We-Math/We-Math2.0-Pro parquet (split 'pro'): idx, question_id, question, "
-                   "image, difficulty, knowledge points, answer")
-    id_columns = ("idx", "id")
+                   "image, difficulty, knowledge points, answer; id = question_id-difficulty")
+    # `idx` is not known to be unique: the We-Math scheduler keys a row by its seed question
+    # and difficulty variant, so the id is built from that pair (all three stay in meta).
+    id_columns = ()
     default_split = "pro"
+
+    def source_id(self, row: dict, index: int, ctx: ReadContext) -> str:
+        qid, difficulty = row.get("question_id"), row.get("difficulty")
+        if qid in (None, "") or difficulty in (None, ""):
+            raise RowError("missing id: We-Math2.0-Pro rows are keyed by question_id and "
+                           f"difficulty (got question_id={qid!r}, difficulty={difficulty!r})",
+                           source_id=ctx.row_id(index))
+        sid = f"{qid}-{difficulty}"
+        earlier = ctx.state.get("earlier")
+        if earlier is None:  # the split's other shards, read before this one
+            earlier = ctx.state["earlier"] = {
+                f"{q}-{d}" for sibling in earlier_siblings(ctx.path)
+                for q, d in column_values(sibling, ("question_id", "difficulty"))}
+        if sid in earlier:
+            raise RowError(f"duplicate id: question_id {qid} with difficulty {difficulty} "
+                           "is in an earlier file of the split", source_id=sid)
+        return sid
 
 
 class ThinkLiteVL(QAAdapter):

@@ -313,9 +313,104 @@ def file_key(path: str | os.PathLike) -> str:
     return Path(path).stem if os.path.exists(str(path)) else str(path).replace("/", "_")
 
 
+def earlier_siblings(path: str | os.PathLike) -> list[Path]:
+    """Data files read before `path` when its folder is read as one input: same folder,
+    same suffix, same split, names sorting first (HF shards `train-00000-of-00003` …)."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    split = file_split(path)
+    return sorted(p for p in path.parent.iterdir()
+                  if p.is_file() and p.name < path.name and not p.name.startswith(".")
+                  and p.suffix.lower() == path.suffix.lower() and file_split(p) == split)
+
+
+def column_values(path: str | os.PathLike, columns: tuple[str, ...]) -> Iterator[tuple]:
+    """`columns` of every row of a data file (Parquet reads only those columns)."""
+    path = Path(path)
+    if path.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
+        handle = pq.ParquetFile(path)
+        present = [c for c in columns if c in handle.schema_arrow.names]
+        for batch in handle.iter_batches(columns=present, batch_size=65536):
+            data = batch.to_pydict()
+            for i in range(batch.num_rows):
+                yield tuple(data[c][i] if c in data else None for c in columns)
+        return
+    for raw in iter_raw_rows(path):
+        if raw.error is None and isinstance(raw.data, dict):
+            yield tuple(raw.data.get(c) for c in columns)
+
+
+def _has_data_files(folder: Path) -> bool:
+    return folder.is_dir() and any(p.suffix.lower() in DATA_SUFFIXES
+                                   for p in folder.rglob("*") if p.is_file())
+
+
+def readme_configs(root: Path) -> list[dict]:
+    """The `configs:` entries of a downloaded dataset's README.md YAML (empty without)."""
+    readme = root / "README.md"
+    if not readme.is_file():
+        return []
+    import yaml
+
+    text = readme.read_text(encoding="utf-8", errors="replace")
+    if not text.startswith("---"):
+        return []
+    try:
+        front = yaml.safe_load(text.split("---", 2)[1]) or {}
+    except yaml.YAMLError as err:
+        raise SourceFileError(f"{readme}: unreadable YAML front matter ({err})") from None
+    configs = front.get("configs") if isinstance(front, dict) else None
+    return [c for c in configs or [] if isinstance(c, dict)]
+
+
+def readme_data_files(root: Path, wanted: str | None, *, explicit: bool) -> list[Path] | None:
+    """The split's data files as `datasets` resolves them from README `configs:` (every
+    config's, in order; each `data_files` entry a glob or a list of them); None without
+    configs. A split the README does not declare is an error naming those it does, unless
+    the split was only the adapter's default and the README declares exactly one."""
+    configs = readme_configs(root)
+    if not configs:
+        return None
+    by_split: dict[str, list[Path]] = {}
+    for config in configs:
+        entries = config.get("data_files") or []
+        if isinstance(entries, (str, dict)):
+            entries = [entries]
+        for entry in entries:
+            name, patterns = ("train", entry) if isinstance(entry, str) else \
+                (str(entry.get("split", "train")), entry.get("path"))
+            for pattern in patterns if isinstance(patterns, list) else [patterns]:
+                if not pattern:
+                    continue
+                found = sorted(p for p in root.glob(str(pattern))
+                               if p.is_file() and p.suffix.lower() in DATA_SUFFIXES)
+                bucket = by_split.setdefault(name.lower(), [])
+                bucket.extend(p for p in found if p not in bucket)
+    if not by_split:
+        return None
+    if wanted is None:
+        return [p for files in by_split.values() for p in files]
+    if wanted.lower() in by_split:
+        chosen = by_split[wanted.lower()]
+    elif not explicit and len(by_split) == 1:
+        chosen = next(iter(by_split.values()))
+    else:
+        raise SourceFileError(f"{root}: README.md declares no split {wanted!r}; it declares "
+                              f"{', '.join(sorted(by_split))} (pick one with --split)")
+    if not chosen:
+        raise SourceFileError(f"{root}: README.md's data_files for split {wanted!r} match no "
+                              "file (an incomplete download?)")
+    return chosen
+
+
 def discover_files(input_path: str | os.PathLike, split: str | None,
                    default_split: str | None) -> list[Path]:
-    """Data files of a folder that belong to `split` (or the adapter's default split).
+    """Data files of a folder that belong to `split` (or the adapter's default split), as
+    `datasets` would pick them: the README's `configs:` data_files when it has them, else
+    the `data/` folder when there is one, else every data file of the folder.
 
     Files whose name or folder names no split are always included; when files are marked
     and none is of the wanted split, the error lists the splits that exist."""
@@ -326,10 +421,16 @@ def discover_files(input_path: str | os.PathLike, split: str | None,
         if is_hub_id(str(input_path)):
             return [Path(str(input_path))]
         raise SourceFileError(f"{root}: no such file or folder")
-    files = sorted(p for p in root.rglob("*")
+    wanted = split or default_split
+    declared = readme_data_files(root, wanted, explicit=split is not None)
+    if declared is not None:
+        return declared
+    # Without README configs, `datasets` reads a `data/` folder when there is one, and
+    # nothing beside it (e.g. We-Math2.0-Standard's top-level mathbook_standard.parquet).
+    base = root / "data" if _has_data_files(root / "data") else root
+    files = sorted(p for p in base.rglob("*")
                    if p.is_file() and p.suffix.lower() in DATA_SUFFIXES
                    and not any(part.startswith(".") for part in p.relative_to(root).parts))
-    wanted = split or default_split
     if wanted is None:
         return files
     marked = {p: file_split(p, root) for p in files}

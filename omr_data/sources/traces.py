@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from omr_data.verify.extract import extract_answer, last_boxed
+from omr_data.verify.extract import _boxed_at, extract_answer
 from omr_data.sources.errors import RowError
 
 LLAVA_COT_TAGS = ("SUMMARY", "CAPTION", "REASONING", "CONCLUSION")
@@ -57,12 +57,42 @@ def think_and_answer(text: str) -> tuple[str, str | None]:
 
 
 def r1_think_and_answer(text: str) -> tuple[str, str]:
-    """An R1 trace: reasoning before `</think>`, answer = last `\\boxed{}` after it."""
+    think, answers = r1_think_and_answers(text)
+    return think, ", ".join(answers)
+
+
+def r1_think_and_answers(text: str) -> tuple[str, list[str]]:
+    """An R1 trace: reasoning before `</think>`, answer = the `\\boxed{}` after it.
+
+    Several different boxed values after `</think>` are a list answer when they all sit in
+    the solution's last paragraph (`\\boxed{2} \\quad \\text{and} \\quad \\boxed{3}` gives
+    `["2", "3"]`, joined `2, 3`); spread over the solution they are ambiguous (parts of a multi-part question,
+    or intermediate results) and the row is rejected. An answer is never cut to one part."""
     parts = re.split(r"</think>", text, flags=re.IGNORECASE)
     if len(parts) < 2:
         raise RowError("unparseable trace: no </think> in response")
     think = re.sub(r"^\s*<think>", "", "</think>".join(parts[:-1]), flags=re.IGNORECASE)
-    answer = last_boxed(parts[-1])
-    if not answer:
+    solution = parts[-1]
+    boxes = all_boxed(solution)
+    if not boxes:
         raise RowError("missing answer: no \\boxed{} after </think>")
-    return think.strip(), answer
+    values = list(dict.fromkeys(value for _, value in boxes))
+    if len(values) == 1:
+        return think.strip(), values
+    paragraphs = [m.end() for m in re.finditer(r"\n\s*\n", solution.rstrip())]
+    last_start = paragraphs[-1] if paragraphs else 0
+    last = list(dict.fromkeys(value for pos, value in boxes if pos >= last_start))
+    if set(last) != set(values):
+        raise RowError(f"ambiguous answer: {len(values)} different \\boxed{{}} answers spread "
+                       "over the solution after </think>")
+    return think.strip(), last
+
+
+def all_boxed(text: str) -> list[tuple[int, str]]:
+    """(position, content) of every `\\boxed{…}` / `\\fbox{…}`, braces balanced, in order."""
+    out = []
+    for match in re.finditer(r"\\(?:boxed|fbox)(?![A-Za-z])", text):
+        content = _boxed_at(text, match.start())
+        if content is not None:
+            out.append((match.start(), content))
+    return out

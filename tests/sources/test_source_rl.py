@@ -149,8 +149,9 @@ def wemath_pro(tmp_path):
     ], schema)
 
 
-def test_wemath2_pro_id_is_idx_and_variant_fields_in_meta(wemath_pro):
-    rec = read("wemath2_pro", wemath_pro)[0]["wemath2_pro/11"]
+def test_wemath2_pro_id_is_question_id_and_difficulty_with_fields_in_meta(wemath_pro):
+    rec = read("wemath2_pro", wemath_pro)[0]["wemath2_pro/2-b"]
+    assert meta(rec)["idx"] == 11
     assert (rec["answer"], meta(rec)["unit"]) == ("12", "cm")
     assert meta(rec)["question_id"] == 2 and meta(rec)["difficulty"] == "b"
     assert meta(rec)["knowledge points"] == ["perimeter"]
@@ -158,7 +159,7 @@ def test_wemath2_pro_id_is_idx_and_variant_fields_in_meta(wemath_pro):
 
 def test_wemath2_pro_empty_question_is_rejected(wemath_pro):
     _, rejects = read("wemath2_pro", wemath_pro)
-    assert [(r["id"], r["reason"]) for r in rejects] == [("wemath2_pro/12", "missing question")]
+    assert [(r["id"], r["reason"]) for r in rejects] == [("wemath2_pro/2-c", "missing question")]
 
 
 def test_wemath2_pro_folder_without_pro_split_names_the_splits(tmp_path):

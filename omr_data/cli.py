@@ -219,6 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="math-verify worker processes (default 2)")
     p.add_argument("--no-require-format", action="store_true",
                    help="keep correct traces even when their <think>/<answer> is incomplete")
+    p.add_argument("--relaxed", action="store_true",
+                   help="also read untagged traces' \"final answer is …\", last line or last "
+                        "number (default: only an <answer> tag or \\boxed{} outside <think>)")
     _common_stage_flags(p)
 
     p = command("dedup", "Remove near-duplicates (image AND text) across inputs, and rows "
@@ -417,6 +420,8 @@ def cmd_verify(args) -> int:
         config["workers"] = args.math_workers
     if args.no_require_format:
         config["require_format"] = False
+    if args.relaxed:
+        config["strict"] = False
     return _run_stage_command("verify", [args.input], args.output, config, args)
 
 

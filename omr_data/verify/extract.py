@@ -184,3 +184,145 @@ def format_problem(text: str | None) -> str | None:
     if rest[end + len(ANSWER_CLOSE):].strip():
         return "text after </answer>"
     return "empty <answer>"
+
+
+# --------------------------------------------------------------------------------------
+# what a scorer may credit: the committed answer, outside <think>
+
+_FINAL_PHRASE = re.compile(
+    r"(?i:final\s+answer|the\s+answer|correct\s+answer|answer)\s*(?:is|:|should\s+be|would\s+be)\s*:?"
+    r"\s*([^\n]{1,200})")
+
+
+class Extraction:
+    """The answer a response commits to (`pred`), every distinct boxed value in it (`boxes`),
+    where it came from (`source`), or why there is none (`problem`)."""
+
+    __slots__ = ("boxes", "pred", "problem", "source")
+
+    def __init__(self, pred: str | None, source: str, boxes: list[str] | None = None,
+                 problem: str | None = None):
+        self.pred, self.source, self.boxes, self.problem = pred, source, boxes or [], problem
+
+
+def visible_text(text: str) -> str:
+    """The part of a response outside its reasoning: after the last `</think>`; before an
+    unclosed `<think>` (the reasoning never ended, so nothing after it is an answer)."""
+    lower = text.lower()
+    close = lower.rfind(THINK_CLOSE)
+    if close >= 0:
+        return text[close + len(THINK_CLOSE):]
+    start = lower.find(THINK_OPEN)
+    return text[:start] if start >= 0 else text
+
+
+def all_boxed(text: str) -> list[str]:
+    """Contents of every balanced `\\boxed{…}` / `\\fbox{…}`, in order."""
+    found: list[tuple[int, str]] = []
+    for command in BOX_COMMANDS:
+        pos = text.find(command)
+        while pos >= 0:
+            content = _boxed_at(text, pos)
+            if content is not None:
+                found.append((pos, content))
+            pos = text.find(command, pos + len(command))
+    return [content for _, content in sorted(found)]
+
+
+def distinct(values: list[str]) -> list[str]:
+    """`values` without repeats (spaces ignored), first spelling kept, in order."""
+    seen, out = set(), []
+    for v in values:
+        key = re.sub(r"\s+", "", v)
+        if key not in seen:
+            seen.add(key)
+            out.append(v)
+    return out
+
+
+def committed_answer(text: str | None, *, strict: bool = True,
+                     answer_type: str | None = None) -> Extraction:
+    """The answer a scorer may credit, by this chain (first that applies wins):
+
+    1. `<answer>…</answer>` outside `<think>`: its content; a boxed value inside it is the
+       answer. An empty tag, or several tags that differ, credit nothing.
+    2. `\\boxed{…}` outside `<think>`: the boxed value(s).
+    3. only when `strict=False` (SFT filtering of untagged traces): a "final answer is …"
+       phrase, then the last line (choice / yes-no / text answers), then the last number,
+       all outside `<think>`.
+
+    Nothing inside `<think>` is ever credited; with `strict=True` (the default, used for RL)
+    an untagged, unboxed response has no answer.
+    """
+    if not text or not text.strip():
+        return Extraction(None, "none", problem="empty response")
+    visible = visible_text(text)
+    lower = visible.lower()
+    if ANSWER_OPEN in lower or ANSWER_CLOSE in lower:
+        bodies = _answer_bodies(visible)
+        filled = distinct([b for b in bodies if b])
+        if not filled:
+            return Extraction(None, "answer_tag", problem="empty <answer> tag")
+        if len(filled) > 1:
+            return Extraction(None, "answer_tag", problem="several different <answer> tags")
+        body = filled[0]
+        boxes = distinct(all_boxed(body))
+        if len(boxes) == 1 and _only_box(body):
+            return Extraction(boxes[0], "answer_tag", boxes)
+        return Extraction(body, "answer_tag", boxes)
+    boxes = distinct(all_boxed(visible))
+    if boxes:
+        return Extraction(boxes[-1], "boxed", boxes)
+    if strict:
+        where = "outside <think>" if THINK_CLOSE in text.lower() or THINK_OPEN in text.lower() \
+            else ""
+        return Extraction(None, "none",
+                          problem=f"no <answer> tag or \\boxed{{}} {where}".strip())
+    return _relaxed(visible, answer_type)
+
+
+def _answer_bodies(visible: str) -> list[str]:
+    """Contents of every `<answer>…</answer>`; an unclosed last tag runs to the end."""
+    lower = visible.lower()
+    bodies, pos = [], 0
+    while True:
+        start = lower.find(ANSWER_OPEN, pos)
+        if start < 0:
+            break
+        body_start = start + len(ANSWER_OPEN)
+        end = lower.find(ANSWER_CLOSE, body_start)
+        bodies.append(visible[body_start:end if end >= 0 else len(visible)].strip())
+        if end < 0:
+            break
+        pos = end + len(ANSWER_CLOSE)
+    if not bodies and ANSWER_CLOSE in lower:      # a closing tag only: what precedes it
+        bodies.append(visible[:lower.rfind(ANSWER_CLOSE)].strip())
+    return bodies
+
+
+def _only_box(body: str) -> bool:
+    """True when the tag holds a box and only presentation around it ("$\\boxed{5}$.",
+    "The answer is \\boxed{5}"), not other claims."""
+    i = body.find("\\boxed")
+    if i < 0:
+        i = body.find("\\fbox")
+    rest = body[:i] + body[body.rfind("}") + 1:] if i >= 0 else body
+    return not re.search(r"\b(?:not|or|either|grader|judge|incorrect|wrong|mark)\b", rest,
+                         re.IGNORECASE)
+
+
+def _relaxed(visible: str, answer_type: str | None) -> Extraction:
+    tail = visible[-3000:]
+    found = None
+    for found in _FINAL_PHRASE.finditer(tail):
+        pass
+    if found is not None:
+        return Extraction(found.group(1).strip(), "final_phrase")
+    if answer_type in ("choice", "yes_no", "text"):
+        last_line = tail.strip().rsplit("\n", 1)[-1].strip()
+        if 0 < len(last_line) <= 300:
+            return Extraction(last_line, "last_line")
+    number = last_number(visible)
+    if number is not None:
+        return Extraction(number, "last_number")
+    return Extraction(None, "none", problem="no final answer found")

@@ -33,7 +33,8 @@ from multiprocessing.connection import wait as wait_connections
 from pathlib import Path
 
 # result tuples: ("ok", verified, gold_value, pred_value) | ("unparsed", None, g, p)
-#                | ("timeout",) | ("error", message)
+#                | ("timeout",) | ("error", message); a value is (float, exact "p/q" or
+#                None) for a plain number, else None
 Result = tuple
 
 MAX_MATH_LEN = 1000
@@ -125,6 +126,10 @@ def compare(gold: str, pred: str) -> Result:
     from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
 
     def parse_one(s: str):
+        if _is_prose(s):       # a sentence: math-verify finds the answer in it itself
+            out = parse(s, extraction_config=[LatexExtractionConfig(), ExprExtractionConfig()],
+                        parsing_timeout=None)
+            return out if out and not isinstance(out[0], str) else []
         wrapped = s if "$" in s else f"${s}$"
         out = parse(wrapped, extraction_config=[LatexExtractionConfig()], parsing_timeout=None)
         if not out or isinstance(out[0], str):      # only the raw string back: no parse
@@ -138,20 +143,38 @@ def compare(gold: str, pred: str) -> Result:
     return ("ok", bool(verify(g, p, timeout_seconds=None)), gv, pv)
 
 
-def _numeric(parsed) -> float | None:
+_PROSE_WORD = re.compile(r"(?<![\\a-zA-Z])[A-Za-z]{3,}")
+
+
+def _is_prose(s: str) -> bool:
+    """Two or more words outside LaTeX commands and environments: a sentence, not a formula
+    (the words of `\\text{…}` count)."""
+    bare = re.sub(r"\\(?:begin|end)\s*\{[^{}]*\}|\\[a-zA-Z]+", " ", s)
+    return len(_PROSE_WORD.findall(bare)) >= 2
+
+
+def _numeric(parsed) -> tuple[float, str | None] | None:
+    """(value, exact "p/q" when sympy holds a rational) of a plain number, else None."""
     if not parsed:
         return None
     import sympy
     expr = parsed[0]
-    if not isinstance(expr, sympy.Expr) or expr.free_symbols or not expr.is_number:
-        return None
+    if not isinstance(expr, sympy.Expr) or getattr(expr, "is_Matrix", False) or \
+            expr.free_symbols or not expr.is_number:
+        return None          # matrices are Exprs to sympy, but not numbers
+    try:
+        evaluated = expr.doit()
+    except Exception:  # noqa: BLE001 - sympy raises anything
+        evaluated = expr
+    if evaluated.is_Rational:
+        return float(evaluated), str(evaluated)
     try:
         value = complex(expr.evalf(20))
     except (TypeError, ValueError, ArithmeticError):
         return None
     if abs(value.imag) > 1e-12 * max(1.0, abs(value.real)) or not math.isfinite(value.real):
         return None          # complex or infinite: leave it to math-verify's own comparison
-    return float(value.real)
+    return float(value.real), None
 
 
 def compare_timed(gold: str, pred: str, timeout_s: float) -> Result:

@@ -14,7 +14,12 @@ MAX_RULE_LEN = 2000  # longer answers are compared as exact strings only
 _SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+")
 _WRAPPERS = re.compile(
     r"\\(?:text|textbf|textit|mathrm|mathbf|mbox|textnormal|operatorname|rm|bf)\s*\{([^{}]*)\}")
-_SPACING = re.compile(r"\\[,;:! ]|\\quad|\\qquad|~|\\displaystyle|\\left(?![a-z])|\\right(?![a-z])")
+# `\\!` (negative thin space) joins digit groups (`10,\\!000`); the look-behind keeps a row
+# break `\\\\ ` intact.
+_SPACING = re.compile(r"(?<!\\)\\[,;: ]|\\quad|\\qquad|~|\\displaystyle|\\left(?![a-z])|\\right(?![a-z])")
+_NEG_SPACE = re.compile(r"(?<!\\)\\!\s*")
+# a row break right before `\end{…matrix}` adds no row
+_TRAILING_ROW_BREAK = re.compile(r"(?:\\\\\s*)+(\\end\{[pbvBV]?matrix\}|\\end\{array\})")
 _MARKDOWN = re.compile(r"\*\*|__|`")
 _DOLLAR_MATH = re.compile(r"^\$+(.*?)\$+$", re.DOTALL)
 _INLINE_MATH = re.compile(r"\$([^$]{1,500})\$")
@@ -46,7 +51,9 @@ def clean(text: str) -> str:
         if s == prev:
             break
     s = _INLINE_MATH.sub(r"\1", s)
+    s = _NEG_SPACE.sub("", s)
     s = _SPACING.sub(" ", s)
+    s = _TRAILING_ROW_BREAK.sub(r"\1", s)
     return re.sub(r"\s+", " ", s).strip()
 
 

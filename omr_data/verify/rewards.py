@@ -63,16 +63,18 @@ class RewardScorer:
     """Scores a batch of completions once and returns one field of the results.
 
     `field`: "acc", "format" or "score"; `workers` math-verify processes; `judge` an
-    optional `Judge` for answers the rules cannot decide.
+    optional `Judge` for answers the rules cannot decide; `strict` as in `compute_score`.
+    A `finish_reason` column (one per completion), where given, zeroes truncated ones.
     """
 
     def __init__(self, field: str = "score", *, format_weight: float = DEFAULT_FORMAT_WEIGHT,
                  workers: int = 2, timeout_s: float = DEFAULT_TIMEOUT_S, judge: Any = None,
-                 name: str | None = None):
+                 name: str | None = None, strict: bool = True):
         if field not in ("acc", "format", "score"):
             raise ValueError(f"field must be acc, format or score, got {field!r}")
         self.field, self.format_weight = field, format_weight
         self.workers, self.timeout_s, self.judge = workers, timeout_s, judge
+        self.strict = strict        # RL: only a tag or a box outside <think> earns credit
         self.__name__ = name or f"{field}_reward"
 
     def __call__(self, completions: Sequence[Any], answer: Sequence[str] | None = None,
@@ -91,8 +93,13 @@ class RewardScorer:
         items = [{"response": completion_text(c), "answer": a, "answer_type": t,
                   "choices": list(o) if o is not None else None, "question": q}
                  for c, a, t, o, q in zip(completions, answers, types, options, questions)]
+        finish = kwargs.get("finish_reason")       # a column, where the caller keeps one
+        if finish is not None:
+            for item, reason in zip(items, _column(finish, n, "finish_reason")):
+                item["finish_reason"] = reason
         results = score_batch(items, workers=self.workers, judge=self.judge,
-                              format_weight=self.format_weight, timeout_s=self.timeout_s)
+                              format_weight=self.format_weight, timeout_s=self.timeout_s,
+                              strict=self.strict)
         return [float(r[self.field]) for r in results]
 
 

@@ -4,32 +4,42 @@ The fast path of `compute_score`: pure string work, no sympy, so most answers ar
 here in microseconds. A rule either decides (`Decision(acc, by, detail)`) or hands over
 (`Decision(None, …, next="math_verify" | "judge")`).
 
-Numbers are compared by what their literals promise:
+Numbers are compared by what their literals promise (the only tolerance is for decimals
+written to limited precision):
 
-- integer literals exactly (`1,000` = `1000` = `1{,}000`, `3` ≠ `2.99`);
-- a decimal gold with d places accepts a *finer* prediction that rounds to it (MathVista's
-  rule: `3.1416` for `3.14`, `2/3` for `0.67`) if also within 1% — never a coarser one
+- integers and rationals exactly, also when written as arithmetic (`2^{64}-1`, `10!`,
+  `\\binom{10}{3}`, `\\frac{3}{4}`: see `exact.py`): `1048577` ≠ `2^{20}`, `3` ≠ `2.99`,
+  `\\frac{333}{1000}` ≠ `\\frac{1}{3}`;
+- a decimal gold with d places accepts a *finer* or exact prediction that rounds to it
+  (MathVista's rule: `3.1416` or `\\pi` for `3.14`, `2/3` for `0.67`) — never a coarser one
   (`12.4` for `12.35` is wrong);
-- an exact gold (fraction, radical, π) accepts a decimal within 1e-4 relative error, or one
-  of ≥ 2 significant figures that is its correct rounding (`0.6667` and `0.67` for `2/3`,
-  not `0.7`);
+- a non-integer gold known exactly or symbolically (fraction, radical, π) accepts a decimal
+  of ≥ 2 significant figures that is its correct rounding (`0.33` and `0.3333` for `1/3`,
+  not `0.3` or `0.34`); an integer gold accepts no approximation at all;
 - scientific notation works the same way on the mantissa: `1.6e-18` ≠ `1.6×10^{-19}`.
 
-Percent on one side tries both readings (`30%` = `0.3`); units and currency are ignored.
+Percent: a gold written as a percent (`20\\%`) accepts `20`, `20\\%` and `0.2`; a prediction
+written as a percent must then state the same percent (`0.2\\%` ≠ `20\\%`). A gold without `%`
+accepts a percent whose value equals it (`25\\%` for `0.25`), or whose number does when the
+gold is ≥ 1 (`30\\%` for `30`; `0.2\\%` is not `0.2`).
+Units: a unit on both sides must convert (`500 cm` = `5 m`, `5 cm` ≠ `5 m`; `units.py`);
+currency signs are ignored.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from fractions import Fraction
 
+from omr_data.verify.commit import yes_no_polarity
+from omr_data.verify.exact import exact_value, is_arithmetic
 from omr_data.verify.normalize import MAX_RULE_LEN, clean, compact, strip_answer_prefix, text_key
+from omr_data.verify.units import units_agree
 
 REL_ROUNDING = 1e-2     # a correct rounding must also be this close
-REL_EXACT_GOLD = 1e-4   # a decimal this close to an exact non-decimal gold is right
 MAX_DIGITS = 60         # longer digit runs are not treated as numbers
 
 
@@ -52,6 +62,7 @@ class Num:
     dec: Decimal | None = None          # the decimal literal as written (precision)
     is_int: bool = False                # written as an integer literal
     percent: bool = False
+    unit: str = ""                      # the unit written after the number, if any
 
     @property
     def sig(self) -> int:
@@ -81,6 +92,9 @@ _DEGREE = re.compile(r"^(?:\^\s*\{?\s*\\circ\s*\}?|\\circ|\\degree|degrees?\b|de
 _UNIT_TAIL = re.compile(r"^(?:[A-Za-zµΩ]{1,20}(?:\^\{?-?\d\}?)?|/|\.|,|\(|\)|\s)*$")
 _SINGLE_LETTER_UNITS = set("mgsLlKNJWVAhTΩ")
 _EQUALS = re.compile(r"=|\\approx|≈")
+_APPROX_SIGN = re.compile(r"\\approx|≈")
+# a decimal comma: `1000,99`, `1,22`, `0,111` (not `1,000`, and not a list `1, 2`)
+_DECIMAL_COMMA = re.compile(r"^([-+]?)(\d{4,}|\d{1,3}(?=,\d{1,2}$)|0),(\d+)$")
 
 
 def parse_number(text: str) -> Num | None:
@@ -88,11 +102,12 @@ def parse_number(text: str) -> Num | None:
     if not text or len(text) > 200:
         return None
     s = strip_answer_prefix(clean(text))
-    parts = _EQUALS.split(s)
-    if len(parts) > 1 and parts[-1].strip():
-        s = parts[-1].strip()
+    s = value_side(s)
+    if s is None:
+        return None
     s = _APPROX.sub("", s)
     s = _CURRENCY.sub("", s).strip()
+    s = _DECIMAL_COMMA.sub(r"\1\2.\3", s)
     special = _special_number(s)
     if special is not None:
         value, rest = special
@@ -111,9 +126,64 @@ def parse_number(text: str) -> Num | None:
     if not _unit_like(rest):
         return None
     if isinstance(value, Fraction):
-        return _fraction_num(value, Fraction(1), percent) if value.denominator != 1 else \
+        num = _fraction_num(value, Fraction(1), percent) if value.denominator != 1 else \
             _decimal_num(Decimal(value.numerator), True, percent)
-    return _num_from_match(value, percent)
+    else:
+        num = _num_from_match(value, percent)
+    if num is not None and rest:
+        num = replace(num, unit=rest.strip(" .,"))
+    return num
+
+
+_SYMBOL = re.compile(r"^[A-Za-z](?:_\{?\w{1,6}\}?)?'?$|^[A-Za-z]{1,3}$|^\\[a-zA-Z]+$")
+
+
+def value_side(s: str) -> str | None:
+    """The value an answer states: `x = 3` → `3`, `x = 5+5+1 = 11` → `11`, a plain `3` → `3`.
+
+    An equation is a value only when its left side is a bare symbol and no middle side names
+    a symbol (`a = 1, b = 2` and `x + y = 5` are not values); otherwise None."""
+    approx = _APPROX_SIGN.split(s, maxsplit=1)
+    if len(approx) == 2 and not _SYMBOL.match(approx[0].strip().rstrip("=").strip()):
+        s = approx[0].strip()              # `1/3 \approx 0.33`: the exact side is the value
+    parts = _EQUALS.split(s)
+    if len(parts) == 1:
+        return s
+    if not _SYMBOL.match(parts[0].strip()) or not parts[-1].strip():
+        return None
+    if any(re.search(r"[A-Za-z]", _strip_commands(p)) for p in parts[1:-1]):
+        return None
+    return parts[-1].strip()
+
+
+def value_symbol(s: str) -> str | None:
+    """The symbol an assignment names (`x = 3` → `x`), or None."""
+    parts = _EQUALS.split(clean(s), maxsplit=1)
+    if len(parts) == 2 and _SYMBOL.match(parts[0].strip()):
+        return parts[0].strip()
+    return None
+
+
+def _strip_commands(s: str) -> str:
+    """Letters that are LaTeX commands or unit words do not make a side symbolic."""
+    s = re.sub(r"\\[a-zA-Z]+", "", s)
+    m = _NUM_CORE.search(s)
+    return s[:m.start()] + s[m.end():] if m else s
+
+
+def parse_value(text: str) -> Num | None:
+    """`parse_number`, else the exact value of arithmetic (`2^{64}-1`, `10!`, `\\binom{5}{2}`)."""
+    num = parse_number(text)
+    if num is not None:
+        return num
+    s = strip_answer_prefix(clean(text))
+    s = value_side(s) if s else None
+    if not s or not is_arithmetic(s):
+        return None
+    value = exact_value(s)
+    if value is None:
+        return None
+    return Num(float(value), exact=value, is_int=value.denominator == 1)
 
 
 _WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
@@ -194,21 +264,50 @@ def approx_num(value: float) -> Num:
 
 
 def numbers_match(gold: Num, pred: Num) -> bool:
-    """Equal under the precision rules in the module doc (percent read both ways)."""
-    for g in _percent_readings(gold):
-        for p in _percent_readings(pred):
-            if _match(g, p):
-                return True
+    """Equal under the precision, percent and unit rules in the module doc."""
+    ok, g_factor, p_factor = units_agree(gold.unit, pred.unit)
+    if not ok:
+        return False
+    if g_factor != p_factor:
+        gold, pred = _scaled(gold, g_factor), _scaled(pred, p_factor)
+    for g, p in _percent_pairs(gold, pred):
+        if _match(g, p):
+            return True
     return False
 
 
-def _percent_readings(n: Num) -> list[Num]:
-    if not n.percent:
-        return [n]
-    scaled = Num(n.value / 100,
-                 exact=n.exact / 100 if n.exact is not None else None,
-                 dec=n.dec.scaleb(-2) if n.dec is not None else None)
-    return [n, scaled]
+def _percent_pairs(gold: Num, pred: Num) -> list[tuple[Num, Num]]:
+    """Readings to compare. A percent gold: its number or its value, and a percent
+    prediction only by its number (`0.2%` is not `20%`). A plain gold: a percent prediction
+    by its value (`25%` for `0.25`), or by its number when the gold is at least 1 and so
+    reads as a percent number (`30%` for `30`, but `0.2%` is not `0.2`)."""
+    plain_pred = replace(pred, percent=False)
+    if gold.percent:
+        plain_gold = replace(gold, percent=False)
+        if pred.percent:
+            return [(plain_gold, plain_pred)]
+        return [(plain_gold, plain_pred), (_scaled(plain_gold, Fraction(1, 100)), plain_pred)]
+    if pred.percent:
+        pairs = [(gold, _scaled(plain_pred, Fraction(1, 100)))]
+        if abs(gold.value) >= 1:          # a gold like 30 is a percent number; 0.2 is not
+            pairs.append((gold, plain_pred))
+        return pairs
+    return [(gold, pred)]
+
+
+def _scaled(n: Num, factor: Fraction) -> Num:
+    """`n` times an exact factor, keeping its literal precision (a decimal stays a decimal)."""
+    if factor == 1:
+        return n
+    dec = n.dec
+    if dec is not None:
+        scaled = Decimal(n.exact.numerator) / Decimal(n.exact.denominator) if n.exact is not \
+            None else dec
+        exact_dec = scaled * Decimal(factor.numerator) / Decimal(factor.denominator)
+        dec = exact_dec if exact_dec == Fraction(exact_dec) else None
+    exact = n.exact * factor if n.exact is not None else None
+    return Num(n.value * float(factor), exact=exact, dec=dec,
+               is_int=exact is not None and exact.denominator == 1 and n.is_int)
 
 
 def _match(g: Num, p: Num) -> bool:
@@ -217,19 +316,22 @@ def _match(g: Num, p: Num) -> bool:
     if g.exact is not None and p.exact is not None:
         if g.exact == p.exact:
             return True
-    elif abs(g.value - p.value) <= 1e-12 * max(1.0, abs(g.value)):
-        return True
-    if g.is_int or g.value == 0 or p.value == 0:
+        if g.dec is None and p.dec is None:
+            return False                        # two exact values: no tolerance at all
+    elif abs(g.value - p.value) <= 1e-12 * max(1.0, abs(g.value)) and \
+            g.exact is None and p.exact is None:
+        return True                             # two evaluations of the same expression
+    if g.is_int or (g.exact is not None and g.exact.denominator == 1 and g.dec is None):
+        return False                            # an integer gold takes no approximation
+    if g.value == 0 or p.value == 0:
         return False
     rel = abs(g.value - p.value) / abs(g.value)
     if g.dec is not None:
-        # decimal gold: a finer prediction that rounds to it
+        # decimal gold: a finer (or exact) prediction that rounds to it
         finer = p.dec is None or p.dec.as_tuple().exponent < g.dec.as_tuple().exponent
         return finer and rel <= REL_ROUNDING and _rounds_to(p, g.dec)
     # exact non-decimal gold (fraction, radical, π) or one known only approximately:
     # a decimal that is its correct rounding to at least 2 significant figures
-    if rel <= REL_EXACT_GOLD:
-        return True
     return p.dec is not None and p.sig >= 2 and _rounds_to(g, p.dec)
 
 
@@ -294,6 +396,9 @@ def gold_letters(gold: str, choices: list[str] | None) -> frozenset[str] | None:
         found = frozenset(re.findall(r"[A-Z]", s))
         if found <= set(letters):
             return found
+    m = _LETTER_LEAD.match(s)
+    if m and not choices and re.match(r"^[(\[]?[A-J][)\].:]\s", s):
+        return frozenset(m.group(1) or m.group(2) or m.group(3))   # "C. x = 42"
     if choices:
         idx = _match_option_text(s, choices)
         if idx is not None:
@@ -440,11 +545,12 @@ def infer_answer_type(gold: str, choices: list[str] | None) -> str:
     s = clean(gold)
     if choices and gold_letters(s, choices) is not None:
         return "choice"
-    if not choices and re.fullmatch(r"[(\[]?[A-J][)\]]?", s):
+    if not choices and (re.fullmatch(r"[(\[]?[A-J][)\]]?", s)
+                        or re.match(r"^[(\[]?[A-J][)\].:]\s", s)):
         return "choice"
     if parse_yes_no(s) is not None and text_key(s) in (_YES | _NO):
         return "yes_no"
-    if parse_number(s) is not None:
+    if parse_value(s) is not None:
         return "number"
     if looks_mathematical(s):
         return "expression"
@@ -485,10 +591,10 @@ def _decide_choice(pred: str, gold: str, choices: list[str] | None) -> Decision:
 
 
 def _decide_number(pred: str, gold: str, choices: list[str] | None) -> Decision:
-    g = parse_number(gold)
+    g = parse_value(gold)
     if g is None:
         return _decide_expression(pred, gold, choices)
-    p = parse_number(pred)
+    p = parse_value(pred)
     if p is None:
         p = parse_number_in_sentence(pred)
     if p is not None:
@@ -503,8 +609,10 @@ def _decide_yes_no(pred: str, gold: str, choices: list[str] | None) -> Decision:
     want = parse_yes_no(gold)
     if want is None:
         return _decide_text(pred, gold, choices)
-    got = parse_yes_no(pred)
+    got = yes_no_polarity(pred)
     if got is None:
+        if parse_yes_no(pred) is not None:
+            return Decision(0.0, "rule:yes_no", "says both yes and no")
         return Decision(None, "rule:yes_no", "no yes/no in the answer", next="judge")
     return Decision(float(got == want), "rule:yes_no",
                     f"pred={'yes' if got else 'no'} gold={'yes' if want else 'no'}")
@@ -527,7 +635,7 @@ def _decide_text(pred: str, gold: str, choices: list[str] | None) -> Decision:
 
 
 def _decide_expression(pred: str, gold: str, choices: list[str] | None) -> Decision:
-    g, p = parse_number(gold), parse_number(pred)
+    g, p = parse_value(gold), parse_value(pred)
     if g is not None and p is not None:
         return Decision(float(numbers_match(g, p)), "rule:number", f"pred={_fmt(p)} gold={_fmt(g)}")
     if not looks_mathematical(clean(gold)) and not looks_mathematical(clean(pred)):

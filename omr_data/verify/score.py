@@ -2,8 +2,13 @@
 
 Order of deciders for one answer (each verdict records which one decided, `decided_by`):
 
-1. ``no_answer``      nothing could be extracted → acc 0
-2. ``rule:*``         exact match, choice letters, numbers, yes/no, text (`rules.py`)
+0. ``truncated``      the response was cut off (`finish_reason == "length"`) → acc 0
+1. ``no_answer``      nothing committed outside `<think>` (see `extract.committed_answer`
+                      for the chain, strict by default) → acc 0
+2. ``commitment``     several different boxed answers, alternatives, hedges, denials of
+                      the gold, text addressed to the grader (`commit.py`) → acc 0
+   ``structure``      a set for a point, a different variable → acc 0
+3. ``rule:*``         exact match, choice letters, numbers, yes/no, text (`rules.py`)
 3. ``guard``          an answer sympy must not see (tower, deep nesting) → acc 0, counted
                       with timeouts
 4. ``math_verify``    symbolic comparison in worker processes; ``timeout`` when it ran out
@@ -19,29 +24,29 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from omr_data.verify.extract import format_score, last_number, tagged_or_boxed
+from omr_data.verify.commit import check_commitment
+from omr_data.verify.extract import all_boxed, committed_answer, format_score
 from omr_data.verify.mathverify import MathVerifyPool, default_pool, too_complex
-from omr_data.verify.normalize import align_math, clean, strip_answer_prefix
+from omr_data.verify.normalize import MAX_RULE_LEN, align_math, clean, compact, strip_answer_prefix
 from omr_data.verify.rules import (
     Decision,
-    approx_num,
+    Num,
     decide,
     gold_letters,
     infer_answer_type,
     numbers_match,
     option_text,
-    parse_number,
+    parse_value,
+    parse_yes_no,
     strip_option_label,
     valid_letters,
 )
+from omr_data.verify.structure import answer_span, structure_problem
 
 DEFAULT_FORMAT_WEIGHT = 0.1
 DEFAULT_TIMEOUT_S = 2.0
 MAX_JUDGE_CANDIDATE = 500   # longer "answers" are not final answers; never sent to a judge
 
-_FINAL_PHRASE = re.compile(
-    r"(?i:final\s+answer|the\s+answer|correct\s+answer|answer)\s*(?:is|:|should\s+be|would\s+be)\s*:?"
-    r"\s*([^\n]{1,200})")
 _UNIT_WORDS = (
     "cm", "mm", "km", "m", "units", "unit", "square units", "sq units", "cubic units", "meters",
     "metres", "meter", "inches", "inch", "feet", "ft", "degrees", "degree", "cm^2", "m^2",
@@ -63,19 +68,25 @@ def compute_score(
     format_weight: float = DEFAULT_FORMAT_WEIGHT,
     question: str | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    finish_reason: str | None = None,
+    strict: bool = True,
 ) -> dict:
     """Score one response against the gold answer.
 
     Returns ``{"score", "acc", "format", "pred", "decided_by", "detail"}``; see the module
-    doc for the deciders. `judge` is a `omr_data.verify.judge.Judge`, anything with
+    doc for the deciders. `finish_reason` is the generator's (OpenAI/vLLM): ``"length"``
+    (cut off at max_tokens) earns no accuracy credit. `strict=True` (the default, for RL
+    rewards) credits only an `<answer>` tag or a `\\boxed{}` outside `<think>`;
+    `strict=False` (SFT filtering) also reads an untagged trace's "final answer is …",
+    last line or last number (`extract.committed_answer`). `judge` is a `omr_data.verify.judge.Judge`, anything with
     `judge_many(requests)`, or a preset name (then the endpoint comes from the `openai`
     client's own settings, `OPENAI_BASE_URL`); it is asked only when the rules cannot decide.
     `question` is sent to the judge with the gold and the extracted answer.
     """
     item = {"response": response, "answer": ground_truth, "answer_type": answer_type,
-            "choices": choices, "question": question}
+            "choices": choices, "question": question, "finish_reason": finish_reason}
     return score_batch([item], workers=1, judge=judge, format_weight=format_weight,
-                       timeout_s=timeout_s)[0]
+                       timeout_s=timeout_s, strict=strict)[0]
 
 
 def score_batch(
@@ -86,18 +97,20 @@ def score_batch(
     format_weight: float = DEFAULT_FORMAT_WEIGHT,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     pool: MathVerifyPool | None = None,
+    strict: bool = True,
 ) -> list[dict]:
     """Score many responses: rules in this process, math-verify on `workers` processes.
 
     Each item is a mapping with `response` and `answer` (or `ground_truth`), and optionally
-    `answer_type`, `choices`, `question`. Results come back in order.
+    `answer_type`, `choices`, `question`, `finish_reason`. Results come back in order.
+    `strict` as in `compute_score`.
     """
     if not 0.0 <= format_weight <= 1.0:
         raise ValueError(f"format_weight must be within [0, 1], got {format_weight}")
     items = list(items)
     if isinstance(judge, str):
         judge = _preset_judge(judge)
-    states = [_start(item) for item in items]
+    states = [_start(item, strict) for item in items]
 
     symbolic = [i for i, s in enumerate(states) if s["decision"].next == "math_verify"]
     if symbolic:
@@ -135,49 +148,76 @@ def _preset_judge(name: str):
     return _JUDGES[name]
 
 
-def answer_for_scoring(response: str | None, answer_type: str | None) -> str | None:
-    """`extract_answer`, but an untagged trace's stated answer beats its last number."""
-    if not response:
-        return None
-    stated = tagged_or_boxed(response)
-    if stated is not None:
-        return stated
-    tail = response[-3000:]
-    found = None
-    for found in _FINAL_PHRASE.finditer(tail):
-        pass
-    if found is not None:
-        return found.group(1).strip()
-    if answer_type in ("choice", "yes_no", "text"):
-        last_line = tail.strip().rsplit("\n", 1)[-1].strip()
-        if 0 < len(last_line) <= 300:
-            return last_line
-    return last_number(response)
+def gold_form(gold: str) -> str:
+    """The gold answer to compare with: its boxed part(s) when it has any (several boxed
+    parts become one list, `\\boxed{1}\\boxed{2}` → `1, 2`), else the gold as written."""
+    if "\\boxed" not in gold and "\\fbox" not in gold:
+        return gold
+    parts = all_boxed(gold)
+    return ", ".join(parts) if parts else gold
 
 
-def _start(item: Mapping[str, Any]) -> dict:
+def _start(item: Mapping[str, Any], strict: bool = True) -> dict:
     gold = item.get("answer", item.get("ground_truth"))
     if gold is None or not str(gold).strip():
         raise ValueError("each item needs a non-empty 'answer' (the gold answer)")
-    gold = str(gold)
+    gold = gold_form(str(gold))
     choices = item.get("choices") or None
     answer_type = item.get("answer_type") or infer_answer_type(gold, choices)
     response = item.get("response")
     state = {"gold": gold, "choices": choices, "answer_type": answer_type,
              "format": format_score(response), "pred": None}
-    pred = answer_for_scoring(response, answer_type)
+    found = committed_answer(response, strict=strict, answer_type=answer_type)
+    state["pred"] = found.pred
+    state["decision"] = _committed(found, state, item.get("finish_reason"))
+    return state
+
+
+def _committed(found, state: dict, finish_reason: str | None) -> Decision:
+    """The verdict on what the response commits to, or the rule/next step deciding it."""
+    gold, answer_type, choices = state["gold"], state["answer_type"], state["choices"]
+    if finish_reason == "length":
+        return Decision(0.0, "truncated", "the response was cut off (finish_reason=length)")
+    if found.pred is None:
+        return Decision(0.0, "no_answer", found.problem or "no final answer found")
+    pred = found.pred
+    if len(pred) > MAX_RULE_LEN or len(gold) > MAX_RULE_LEN:
+        return Decision(0.0, "guard", f"answer longer than {MAX_RULE_LEN} characters")
+    if len(found.boxes) > 1:
+        if "," not in gold:
+            return Decision(0.0, "commitment", "several different boxed answers")
+        pred = ", ".join(found.boxes)      # a gold with several parts: compare as a list
+    commitment = check_commitment(pred, gold, answer_type, choices, same_value)
+    if commitment.problem:
+        return Decision(0.0, "commitment", commitment.problem)
+    pred = answer_span(commitment.text)
     state["pred"] = pred
-    if pred is None:
-        state["decision"] = Decision(0.0, "no_answer", "no final answer found")
-        return state
+    if not pred.strip():
+        return Decision(0.0, "no_answer", "the answer states nothing once denials are cut")
+    problem = structure_problem(pred, gold, answer_type)
+    if problem:
+        return Decision(0.0, "structure", problem)
     decision = decide(pred, gold, answer_type, choices)
     if decision.next == "math_verify":
         state["gold_math"], state["pred_math"] = align_math(math_form(gold), math_form(pred))
         why = too_complex(state["gold_math"]) or too_complex(state["pred_math"])
         if why:
             decision = Decision(0.0, "guard", f"answer too complex to compare ({why})")
-    state["decision"] = decision
-    return state
+    return decision
+
+
+def same_value(a: str, b: str) -> bool:
+    """Cheap equality for denial checks: numbers, option letters, yes/no, exact strings."""
+    if compact(a) == compact(b):
+        return True
+    ca, cb = clean(a), clean(b)
+    if len(ca) == 1 and len(cb) == 1 and ca.isalpha():
+        return ca.upper() == cb.upper()
+    ga, gb = parse_value(a), parse_value(b)
+    if ga is not None and gb is not None:
+        return numbers_match(gb, ga)
+    ya, yb = parse_yes_no(a), parse_yes_no(b)
+    return ya is not None and ya == yb
 
 
 def math_form(s: str) -> str:
@@ -230,12 +270,32 @@ def _decide_by_option_values(states: list[dict], pool: MathVerifyPool, have_judg
 
 
 def _math_verify_equal(pair: tuple[str, str], result: tuple) -> bool:
+    """math-verify's verdict, except that two plain numbers compare by the number rules
+    (exact for integers and rationals, rounding rules for decimals: `rules.py`)."""
     _, verified, gold_value, pred_value = result
-    g = parse_number(pair[0]) or (approx_num(gold_value) if gold_value is not None else None)
-    p = parse_number(pair[1]) or (approx_num(pred_value) if pred_value is not None else None)
-    if g is not None and p is not None:
-        return numbers_match(g, p)
-    return bool(verified)
+    g = parse_value(pair[0]) or _result_num(gold_value)
+    p = parse_value(pair[1]) or _result_num(pred_value)
+    if g is None or p is None:
+        return bool(verified)
+    if (g.exact is None and p.dec is None) or (p.exact is None and g.dec is None):
+        # one side known only as a float (a root, π) and the other not a rounded decimal:
+        # sympy's symbolic verdict, never a float comparison (`\\sqrt{16}` = 4 exactly)
+        return bool(verified) or (g.exact is None and p.exact is None and numbers_match(g, p))
+    return numbers_match(g, p)
+
+
+def _result_num(value) -> Num | None:
+    """A worker's numeric value: (float, exact "p/q" or None), or a bare float."""
+    if value is None:
+        return None
+    if isinstance(value, (tuple, list)):
+        number, exact = value
+        if exact is not None:
+            from fractions import Fraction
+            q = Fraction(exact)
+            return Num(float(q), exact=q, is_int=q.denominator == 1)
+        return Num(float(number))
+    return Num(float(value))
 
 
 def _judge_request(item: Mapping[str, Any], state: dict):

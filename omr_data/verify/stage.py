@@ -30,11 +30,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from omr_data.records import make_reject, option_letters, update_meta
+from omr_data.records import load_meta, make_reject, option_letters, update_meta
 from omr_data.stage import Stage, StageContext, WorkUnit
 from omr_data.store import iter_shard_batches
 
-VERDICT_COLUMNS = ("id", "question", "answer", "answer_type", "choices", "response")
+VERDICT_COLUMNS = ("id", "question", "answer", "answer_type", "choices", "response", "meta")
 BATCH_ROWS = 1000
 
 
@@ -66,6 +66,10 @@ class VerifyConfig:
         "help": "seconds per answer for math-verify; a timeout scores 0 and is counted"})
     workers: int = field(default=2, metadata={
         "help": "math-verify worker processes"})
+    strict: bool = field(default=True, metadata={
+        "help": "credit only an <answer> tag or a \\boxed{} outside <think>, as the RL reward "
+                "does; false also reads untagged traces' \"final answer is …\", last line or "
+                "last number"})
 
     def __post_init__(self):
         if self.judge is not None:
@@ -161,9 +165,10 @@ class VerifyStage(Stage):
                                         batch_size=BATCH_ROWS):
             rows = batch.to_pylist()
             traces = [i for i, r in enumerate(rows) if r.get("response") is not None]
-            results = score_batch([rows[i] for i in traces], judge=judge, pool=pool,
-                                  format_weight=self.config.format_weight,
-                                  timeout_s=self.config.timeout_s) if traces else []
+            results = score_batch([_with_finish_reason(rows[i]) for i in traces], judge=judge,
+                                  pool=pool, format_weight=self.config.format_weight,
+                                  timeout_s=self.config.timeout_s,
+                                  strict=self.config.strict) if traces else []
             by_row = dict(zip(traces, results))
             gold_rows = [i for i, r in enumerate(rows) if r.get("response") is None]
             gold_problems = dict(zip(gold_rows, gold_check_many([rows[i] for i in gold_rows],
@@ -268,6 +273,19 @@ def _short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
+def _with_finish_reason(row: dict) -> dict:
+    """The row with the generator's `finish_reason` (kept by distill in `meta`), so a trace
+    cut off at max_tokens earns no credit."""
+    meta = row.get("meta")
+    if not meta:
+        return row
+    try:
+        finish = load_meta(row).get("distill.finish_reason")
+    except ValueError:
+        return row
+    return {**row, "finish_reason": finish} if finish else row
+
+
 def _trace_verdict(row: dict, result: dict, cfg: VerifyConfig) -> dict:
     from omr_data.verify.extract import format_problem
     return {
@@ -293,6 +311,10 @@ def reject_reason(row: dict, result: dict, format_problem: str | None) -> str | 
         return f"bad format: {format_problem}" if format_problem else None
     if by in ("timeout", "guard"):
         return f"timeout: {result['detail']}"
+    if by == "truncated":
+        return "truncated: the response was cut off at max_tokens (finish_reason=length)"
+    if by in ("commitment", "structure"):
+        return f"wrong answer: {result['detail']}; {pair} ({by})"
     if by == "judge":
         return f"judge said no: {pair}"
     if by == "judge_unparsable":

@@ -38,8 +38,10 @@ def test_a_correct_completion_is_rewarded_above_a_wrong_one():
 def test_format_weight_shapes_the_reward():
     args = parse_args(gspo.GSPOArgs, ["--no-overlong-penalty", "--format-weight", "0.5",
                                       "--verify-workers", "1"])
-    rewards = weighted(args, ["<think>x</think><answer>5</answer>", "5"], answer=["5", "5"])
-    assert rewards[0] == pytest.approx(1.0) and rewards[1] == pytest.approx(0.5)
+    # a bare boxed answer: right (acc 1) but no think/answer structure (format 0.5)
+    rewards = weighted(args, ["<think>x</think><answer>5</answer>", "\\boxed{5}"],
+                       answer=["5", "5"])
+    assert rewards[0] == pytest.approx(1.0) and rewards[1] == pytest.approx(0.75)
 
 
 def test_overlong_penalty_ramps_over_the_buffer_before_the_limit():

@@ -27,11 +27,13 @@ def test_labelled_set_covers_the_benchmark_styles_with_near_misses():
 
 
 def test_acc_agrees_with_labels_on_at_least_97_percent(pool):
+    # the set places answers in untagged shapes too ("… the answer is (B)."), which only the
+    # relaxed chain (SFT filtering) reads; the strict default credits tags and boxes only
     from omr_data.verify import score_batch
     rows = load()
     results = score_batch([{"response": r["response"], "answer": r["gold"],
                             "answer_type": r["answer_type"], "choices": r["choices"]}
-                           for r in rows], pool=pool)
+                           for r in rows], pool=pool, strict=False)
     wrong = [(r["id"], r["gold"], res["pred"], r["label"])
              for r, res in zip(rows, results) if res["acc"] != r["label"]]
     assert 1 - len(wrong) / len(rows) >= 0.97, wrong[:20]

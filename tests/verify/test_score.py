@@ -44,9 +44,11 @@ def test_choice_value_of_a_latex_option_is_matched(score):
     assert score(tagged("1.414"), "B", "choice", opts)["acc"] == 0.0
 
 
-def test_choice_untagged_trace_uses_the_stated_answer(score):
+def test_choice_untagged_trace_uses_the_stated_answer_only_when_relaxed(score):
     text = "Options A and C fail the test. Therefore, the answer is (B)."
-    assert score(text, "B", "choice", OPTS)["acc"] == 1.0
+    assert score(text, "B", "choice", OPTS, strict=False)["acc"] == 1.0
+    strict = score(text, "B", "choice", OPTS)
+    assert strict["acc"] == 0.0 and strict["decided_by"] == "no_answer"
 
 
 # -- numbers ---------------------------------------------------------------------------
@@ -156,14 +158,16 @@ def test_every_verdict_records_what_decided_it(score):
     assert score(tagged("(B)"), "B", "choice", OPTS)["decided_by"] == "rule:choice"
     assert score(tagged("1,000"), "1000")["decided_by"] == "rule:number"
     assert score(tagged("\\sqrt{12}"), "2\\sqrt{3}")["decided_by"] == "math_verify"
-    assert score("The answer is unknown.", "4", "number")["decided_by"] == "rule:number"
+    assert score("The answer is unknown.", "4", "number", strict=False)["decided_by"] == \
+        "rule:number"
+    assert score("The answer is unknown.", "4", "number")["decided_by"] == "no_answer"
     assert score("", "4")["decided_by"] == "no_answer"
 
 
 def test_missing_response_scores_zero():
     result = compute_score(None, "4")
     assert result == {"score": 0.0, "acc": 0.0, "format": 0.0, "pred": None,
-                      "decided_by": "no_answer", "detail": "no final answer found"}
+                      "decided_by": "no_answer", "detail": "empty response"}
 
 
 def test_answer_type_is_inferred_when_not_given(score):

@@ -170,3 +170,15 @@ def test_stage_declares_its_contract():
 def test_question_id_is_the_part_before_the_hash():
     assert question_id("virl39k/abc#3") == "virl39k/abc"
     assert question_id("virl39k/abc") == "virl39k/abc"
+
+
+def test_a_trace_cut_off_at_max_tokens_earns_nothing(tmp_path):
+    import json
+    cut = trace("q1", 0, "4", GOOD.format("4"))
+    cut["meta"] = json.dumps({"distill.finish_reason": "length"})
+    done = trace("q1", 1, "4", GOOD.format("4"))
+    done["meta"] = json.dumps({"distill.finish_reason": "stop"})
+    kept, rejected, _ = run(tmp_path, [cut, done])
+    assert set(kept) == {"s/q1#1"}
+    assert rejected["s/q1#0"]["reason"].startswith("truncated:")
+    assert load_meta(rejected["s/q1#0"])["verify.decided_by"] == "truncated"

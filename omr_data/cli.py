@@ -325,6 +325,10 @@ def cmd_run(args) -> int:
     rejected = sum(r.result.manifest["rejected"] for r in ran)
     print(f"recipe {recipe.name}: {len(reports)} steps ({cached} cached), "
           f"{rejected} rows rejected in all, {time.perf_counter() - start:.1f}s")
+    empty = [r.step.id for r in ran if r.result.all_rejected]
+    if empty:   # a recipe may filter a step to nothing on purpose: say so, don't fail
+        print(f"omr-data run: warning: every input row was rejected in step(s) "
+              f"{', '.join(empty)}", file=sys.stderr)
     return 0
 
 
@@ -480,6 +484,10 @@ def _run_stage_command(stage_name: str, inputs: list[str], output: str, config: 
     result = run_stage(stage, inputs, output, executor=executor, seed=args.seed,
                        progress=not args.no_progress)
     print(result.summary)
+    if result.all_rejected:
+        print(f"omr-data {args.command}: error: every input row was rejected (reasons in "
+              f"{output}/rejects/); nothing to pass on", file=sys.stderr)
+        return 1
     return 0
 
 

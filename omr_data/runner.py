@@ -34,7 +34,15 @@ class StageResult:
         rows_in = m.get("rows_in")
         head = f"{m['stage']}: " + (f"{rows_in} in, " if rows_in is not None else "")
         tail = " (cached)" if self.cached else f" in {self.seconds:.1f}s"
-        return (f"{head}{m['rows']} out, {m['rejected']} rejected{tail} -> {self.output}")
+        reasons = sorted((m.get("reject_reasons") or {}).items(), key=lambda kv: -kv[1])[:3]
+        why = (" (" + ", ".join(f"{count} {kind}" for kind, count in reasons) + ")"
+               if reasons else "")
+        return (f"{head}{m['rows']} out, {m['rejected']} rejected{why}{tail} -> {self.output}")
+
+    @property
+    def all_rejected(self) -> bool:
+        """Rows came in and every one was rejected: nothing usable was made."""
+        return self.manifest["rows"] == 0 and self.manifest["rejected"] > 0
 
 
 def input_fingerprint(path: str | os.PathLike, reads: str, stage: Stage | None = None) -> str:
@@ -181,15 +189,21 @@ def _keep_prepare_files(stage: Stage, workdir: Path, output: Path) -> None:
             shutil.copy2(path, target)
 
 
+#: seconds between plain progress lines when stderr is not a terminal (logs, CI, nohup)
+PLAIN_PROGRESS_S = 15.0
+
+
 class _Progress:
-    """Units and rows with rows/s and ETA (rich), quiet when disabled or not a terminal."""
+    """Units and rows with rows/s and ETA: a rich bar on a terminal, else a plain line on
+    stderr every `PLAIN_PROGRESS_S` (so a long run in a log is never silent)."""
 
     def __init__(self, label: str, *, total_units: int, already: int, rows_total: int | None,
                  enabled: bool):
         self.label, self.total, self.already, self.rows_total = label, total_units, already, rows_total
-        self.enabled = enabled and sys.stderr.isatty()
+        self.plain = enabled and not sys.stderr.isatty()
+        self.enabled = enabled and not self.plain
         self._progress = None
-        self._start = time.perf_counter()
+        self._start = self._last_line = time.perf_counter()
 
     def __enter__(self):
         if self.enabled:
@@ -206,6 +220,14 @@ class _Progress:
         return self
 
     def update(self, units_done: int, rows: int) -> None:
+        if self.plain:
+            now = time.perf_counter()
+            if now - self._last_line >= PLAIN_PROGRESS_S:
+                self._last_line = now
+                line = plain_progress(units_done, self.total - self.already, rows,
+                                      now - self._start, self.already)
+                print(f"{self.label}: {line}", file=sys.stderr, flush=True)
+            return
         if self._progress is None:
             return
         seconds = max(1e-6, time.perf_counter() - self._start)
@@ -215,3 +237,14 @@ class _Progress:
     def __exit__(self, *exc: Any) -> None:
         if self._progress is not None:
             self._progress.stop()
+
+
+def plain_progress(done: int, todo: int, rows: int, seconds: float, already: int = 0) -> str:
+    """`3/8 units, 1,200 rows, 40 rows/s, ETA 2.1 min` (units done in this run over those
+    it had to do; `already` finished before, e.g. by a killed run)."""
+    seconds = max(seconds, 1e-6)
+    parts = [f"{already + done}/{already + todo} units", f"{rows:,} rows",
+             f"{rows / seconds:,.0f} rows/s"]
+    if 0 < done < todo:
+        parts.append(f"ETA {seconds / done * (todo - done) / 60:.1f} min")
+    return ", ".join(parts)

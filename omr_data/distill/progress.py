@@ -2,7 +2,7 @@
 
 On a terminal it is a `rich` progress bar, or, when another live display is already
 running (the runner's bar), a status line printed above it every 10 s; otherwise (logs,
-CI) a log line every 30 s.
+CI, nohup) a plain line on stderr every 15 s: rows, req/s, tokens, ETA.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ log = logging.getLogger("omr_data.distill")
 
 class Progress:
     def __init__(self, settings: Any, pool: Any, stats: Any, *, total: int | None,
-                 enabled: bool = True, interval_s: float = 30.0):
+                 enabled: bool = True, interval_s: float = 15.0):
         self.settings, self.pool, self.stats = settings, pool, stats
         self.total = total
         self.enabled = enabled
@@ -55,7 +55,7 @@ class Progress:
         elif self._console is not None:
             self._console.print(f"distill: {self.line(final=True)}")
         elif self.enabled:
-            log.info("distill: %s", self.line(final=True))
+            _plain(f"distill: {self.line(final=True)}")
 
     def advance(self, rows: int) -> None:
         self.done += rows
@@ -66,7 +66,7 @@ class Progress:
             if self._console is not None:
                 self._console.print(f"distill: {self.line()}")
             else:
-                log.info("distill: %s", self.line())
+                _plain(f"distill: {self.line()}")
 
     def line(self, final: bool = False) -> str:
         elapsed = max(1e-9, time.monotonic() - self._start)
@@ -83,6 +83,12 @@ class Progress:
             eta = elapsed / self.done * (self.total - self.done)
             parts.append(f"ETA {eta / 60:.1f} min")
         return ", ".join(parts)
+
+
+def _plain(line: str) -> None:
+    """A progress line where no terminal shows a bar (stderr, flushed: logs see it now)."""
+    print(line, file=sys.stderr, flush=True)
+    log.debug(line)
 
 
 def _si(n: int) -> str:

@@ -74,7 +74,15 @@ def iter_raw_rows(path: str | os.PathLike, *, split: str | None = None) -> Itera
 
 
 def is_hub_id(text: str) -> bool:
-    return bool(_HUB_ID.match(text)) and not text.startswith((".", "/"))
+    """`org/name` that cannot be a local path: not `./x`, `/abs/x` or `~/x`, no data-file
+    suffix, and `org` is not a folder here (`src/nope` is a missing file, not a Hub id:
+    asking the Hub would cost half a minute of retries before the same error)."""
+    if not _HUB_ID.match(text) or text.startswith((".", "/", "~")):
+        return False
+    name = text.split(":", 1)[0]
+    if name.lower().endswith(DATA_SUFFIXES):
+        return False
+    return not os.path.isdir(name.split("/", 1)[0])
 
 
 def _iter_jsonl(path: Path) -> Iterator[RawRow]:

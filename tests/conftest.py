@@ -42,18 +42,46 @@ def demo_workdir(tmp_path_factory):
     return work, reports
 
 
+_EARLY_SERVER: dict = {}
+
+
+def pytest_collection_finish(session):
+    """Start `transformers serve` (model build included, ~1-2 min on a busy 2-core box) in
+    the background as soon as a selected test needs it, so it overlaps the other tests."""
+    if any("transformers_server" in getattr(item, "fixturenames", ()) for item in session.items):
+        from transformers_server import TransformersServer, missing_modules
+
+        if not missing_modules():
+            import tempfile
+
+            folder = Path(tempfile.mkdtemp(prefix="omr-transformers-serve-"))
+            _EARLY_SERVER["server"] = TransformersServer(folder).launch()
+
+
+def pytest_sessionfinish(session):
+    server = _EARLY_SERVER.pop("server", None)
+    if server is not None:
+        import shutil
+
+        server.stop()
+        shutil.rmtree(server.folder, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
-def transformers_server(tmp_path_factory):
+def transformers_server():
     """`transformers serve` with a tiny random Qwen2 chat model: a real OpenAI-compatible
     server (one choice whatever n, greedy), started once per session."""
-    from transformers_server import TransformersServer, build_model, missing_modules
+    from transformers_server import missing_modules
 
     missing = missing_modules()
     if missing:
         pytest.skip(f"transformers serve needs {', '.join(missing)} (pip install -e .[dev])")
-    folder = tmp_path_factory.mktemp("transformers_serve")
-    server = TransformersServer(build_model(folder), folder / "serve.log").start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    server = _EARLY_SERVER.get("server")
+    if server is None:   # not seen at collection (e.g. a plugin added the fixture later)
+        import tempfile
+
+        from transformers_server import TransformersServer
+
+        server = _EARLY_SERVER["server"] = TransformersServer(
+            Path(tempfile.mkdtemp(prefix="omr-transformers-serve-")))
+    yield server.start()

@@ -86,26 +86,38 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class TransformersServer:
-    """`transformers serve MODEL` in a child process; `base_url` ends in /v1."""
+def serve_command(folder: Path, port: int) -> list[str]:
+    exe = shutil.which("transformers", path=str(Path(sys.executable).parent)) \
+        or shutil.which("transformers")
+    return [exe, "serve", str(folder / MODEL_NAME), "--port", str(port), "--host",
+            "127.0.0.1", "--device", "cpu"]
 
-    def __init__(self, model_dir: Path, log: Path):
-        self.model_dir, self.log = model_dir, log
+
+class TransformersServer:
+    """Builds the model and runs `transformers serve` on it in one child process (so the
+    build overlaps other tests when launched early); `base_url` ends in /v1."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.log = folder / "serve.log"
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
-        self.model = str(model_dir)
+        self.model = str(folder / MODEL_NAME)
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout_s: float = 120.0) -> "TransformersServer":
-        exe = shutil.which("transformers", path=str(Path(sys.executable).parent)) \
-            or shutil.which("transformers")
-        cmd = [exe, "serve", self.model, "--port", str(self.port), "--host", "127.0.0.1",
-               "--device", "cpu"]
+    def launch(self) -> "TransformersServer":
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
                "TOKENIZERS_PARALLELISM": "false"}
         self._log_fh = open(self.log, "wb")
-        self.proc = subprocess.Popen(cmd, stdout=self._log_fh, stderr=subprocess.STDOUT,
-                                     env=env)
+        self.proc = subprocess.Popen([sys.executable, __file__, str(self.folder),
+                                      str(self.port)], stdout=self._log_fh,
+                                     stderr=subprocess.STDOUT, env=env)
+        return self
+
+    def start(self, timeout_s: float = 300.0) -> "TransformersServer":
+        """Launch (unless launched already) and wait until /v1/models answers."""
+        if self.proc is None:
+            self.launch()
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -129,3 +141,11 @@ class TransformersServer:
                 self.proc.wait()
         if getattr(self, "_log_fh", None):
             self._log_fh.close()
+
+
+if __name__ == "__main__":   # build the model, then become the server
+    target, port = Path(sys.argv[1]), int(sys.argv[2])
+    build_model(target)
+    sys.stdout.flush()
+    command = serve_command(target, port)
+    os.execv(command[0], command)

@@ -315,6 +315,12 @@ class TeacherPool:
                                 retryable=False)
         if isinstance(err, openai.APITimeoutError):
             self.stats.error("timeout")
+            if isinstance(err.__cause__, _httpx().ConnectTimeout):
+                # no connection at all (a host that drops packets): as dead as a refusal
+                if ep.down_since is None:
+                    ep.down_since = time.monotonic()
+                ep.down_failures += 1
+                return "connect timeout", backoff
             return f"timeout after {self.request_timeout_s:g}s", backoff
         if isinstance(err, openai.APIConnectionError):
             self.stats.error("connection")

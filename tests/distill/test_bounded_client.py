@@ -108,3 +108,29 @@ def test_transient_failures_are_not_cached_results(tmp_path):
     assert not result.cached
     rows = list(DatasetDir(out).iter_rows())
     assert len(rows) == 2 and all(r["response"] for r in rows)
+
+
+def test_connect_timeouts_count_toward_an_unreachable_teacher():
+    """A host that drops packets never refuses: its connect timeouts count as down."""
+    import asyncio
+
+    import openai
+
+    from omr_data.distill.client import TeacherPool, _httpx
+
+    async def check():
+        pool = TeacherPool(["http://me:pw@10.0.0.1:9/v1"], api_key="k", concurrency=1,
+                           request_timeout_s=1, request_deadline_s=60,
+                           unreachable_after_s=0.01)
+        ep = pool.endpoints[0]
+        request = _httpx().Request("POST", "http://10.0.0.1:9/v1/chat/completions")
+        for attempt in range(1, 4):
+            err = openai.APITimeoutError(request=request)
+            err.__cause__ = _httpx().ConnectTimeout("connect timed out")
+            assert pool._classify(err, ep, 1, attempt)[0] == "connect timeout"
+        await asyncio.sleep(0.02)
+        with pytest.raises(TeacherError, match=r"cannot reach the teacher at http://\*\*\*@"):
+            pool._check_reachable("connect timeout")
+        await pool.close()
+
+    asyncio.run(check())

@@ -83,3 +83,31 @@ def test_adaptive_n_config_is_checked():
         DistillConfig(teacher="simulated", max_n=4)
     with pytest.raises(ValueError, match="until_distinct must be"):
         DistillConfig(teacher="simulated", until_distinct=0)
+
+
+def test_a_real_greedy_server_is_flagged_and_named_as_it_reports(transformers_server,
+                                                                 tmp_path, caplog):
+    srv = transformers_server         # `transformers serve`: ignores temperature and n
+    config = {"teacher": "simulated", "model": srv.model, "base_urls": [srv.base_url],
+              "n": 3, "max_tokens": 8, "concurrency": 4, "progress": False,
+              "request_timeout_s": 120.0}
+    stats: dict = {}
+    with caplog.at_level(logging.WARNING, logger="omr_data.distill"):
+        rows = _run(make_records(2), config, tmp_path / "j.sqlite", stats)
+    assert len(rows) == 6
+    assert stats["distill.identical_questions"] == 2
+    assert any("identical samples" in r.message for r in caplog.records)
+    reported = [k for k in stats if k.startswith("distill.reported_model.")]
+    assert reported and not any("simulated" in k for k in reported)
+
+
+def test_cli_adaptive_flags_reach_the_config(tmp_path, monkeypatch):
+    from omr_data import cli
+
+    seen = {}
+    monkeypatch.setattr(cli, "_run_stage_command",
+                        lambda name, inputs, output, config, args: seen.update(config) or 0)
+    assert cli.main(["distill", "IN", str(tmp_path / "out"), "--teacher", "simulated",
+                     "--until-distinct", "4", "--max-n", "8"]) == 0
+    assert seen["until_distinct"] == 4 and seen["max_n"] == 8
+    DistillConfig(**seen)                                  # a valid config

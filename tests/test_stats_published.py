@@ -111,3 +111,32 @@ def test_prompts_are_identical_for_sft_and_rl_and_options_always_shown():
     assert forms.to_rl_row(listed)["prompt"][1]["content"][-1]["text"].count("apple") == 1
     digits = dict(record, question="Is 12 + 3 = 15?", choices=["1", "5"])
     assert "A. 1\nB. 5" in forms.to_rl_row(digits)["prompt"][1]["content"][-1]["text"]
+
+
+def test_a_teacher_preset_served_by_the_simulated_server_is_labelled_simulated():
+    from omr_data.publish import card
+
+    node = {"fingerprint": "f", "name": "traces"}
+    stats = {"distill.teacher": "qwen3-vl-235b", "distill.model": "Qwen/Qwen3-VL-235B-A22B-Instruct",
+             "distill.n": 8,
+             "distill.reported_model.Qwen/Qwen3-VL-235B-A22B-Instruct:simulated": 16}
+    fact = card._teacher_fact(node, stats, {"teacher": "qwen3-vl-235b"}, set())
+    assert fact["simulated"] and fact["reported"] == {
+        "Qwen/Qwen3-VL-235B-A22B-Instruct:simulated": 16}
+    real = dict(stats)
+    del real["distill.reported_model.Qwen/Qwen3-VL-235B-A22B-Instruct:simulated"]
+    real["distill.reported_model.Qwen/Qwen3-VL-235B-A22B-Instruct"] = 16
+    assert not card._teacher_fact(node, real, {"teacher": "qwen3-vl-235b"}, set())["simulated"]
+
+
+def test_simulated_server_names_itself_simulated_whatever_model_is_asked(tmp_path):
+    from omr_data.distill import distill
+    from omr_data.distill.simulated import SimulatedServer
+
+    records = _rl(2)
+    with SimulatedServer(seed=0) as srv:
+        stats: dict = {}
+        list(distill(records, {"teacher": "qwen3-vl-235b", "base_urls": [srv.base_url], "n": 2,
+                               "progress": False, "max_tokens": 512}, tmp_path / "j.sqlite",
+                     stats=stats))
+    assert stats["distill.reported_model.Qwen/Qwen3-VL-235B-A22B-Instruct:simulated"] == 4

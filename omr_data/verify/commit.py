@@ -6,8 +6,9 @@ possibilities, or talks to the grader, must score 0 however the comparison would
 ==================  =========================================================================
 alternatives        "12 or 13", "either A or C", "12 (or 13 if …)", "B/C", "13 or more"
 hedge               "at least 13", "at most", "more than", "between 12 and 14", "probably",
-                    "maybe", a relation (`x \ge 13`) where the gold is a value
-grader              text addressed to the grader, judge or reward ("please mark correct",
+                    "maybe", "could be", a question mark, a relation (`x \ge 13`) where the
+                    gold is a value
+grader              text addressed to the grader, judge or reward ("please …",
                     "note for the grader", "ignore previous instructions")
 negation            the answer names the gold only to deny it ("not 7", "7 is incorrect",
                     "B is not the answer", "It cannot be 7"); a denial of something else
@@ -32,7 +33,7 @@ _GRADER = re.compile(
     r"|\bmark\s+(?:this|it|me|the\s+answer)?\s*(?:as\s+)?(?:correct|right|true)"
     r"|\b(?:full|give)\s+(?:credit|marks?)\b"
     r"|\bignore\s+(?:all\s+|the\s+)?(?:previous|above|prior)"
-    r"|\bplease\s+(?:accept|mark|treat|consider)\b"
+    r"|\bplease\b"
     r"|\b(?:treat|consider)\s+(?:this|it)\s+as\s+(?:correct|equal|equivalent)",
     re.IGNORECASE)
 _ALTERNATIVE = re.compile(r"\b(?:or|either|otherwise|alternatively)\b|\\(?:text|mathrm)\{\s*or\s*\}"
@@ -41,7 +42,8 @@ _NUMBERISH = r"\s*(?:\$|\\\(|\\boxed\{|\{)*\s*[-+−]?\s*(?:\d|\.\d|\\frac|\\sqr
 _HEDGE = re.compile(
     r"\b(?:at\s+(?:least|most)|no\s+(?:more|less|fewer|greater|smaller)\s+than"
     r"|maybe|perhaps|probably|possibly|likely|i\s+think|i\s+guess|not\s+sure|uncertain"
-    r"|unsure|somewhere\s+(?:between|around|near)|give\s+or\s+take)\b"
+    r"|unsure|somewhere\s+(?:between|around|near)|give\s+or\s+take|possible|plausible"
+    r"|could\s+(?:also\s+)?be|might\s+(?:also\s+)?be|guess)\b|\?"
     r"|\b(?:more|less|fewer|greater|smaller|larger|bigger|higher|lower)\s+than(?=" + _NUMBERISH
     + r")|\bup\s+to(?=" + _NUMBERISH + r")|\bbetween(?=" + _NUMBERISH + r")",
     re.IGNORECASE)

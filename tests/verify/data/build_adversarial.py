@@ -366,6 +366,43 @@ add(L, tag(r"[-4, 0]"), r"[-4,0]", 1, "interval spacing")
 add(L, tag(r"\{-1\} \cup [0, 7)"), r"\{-1\} \cup [0,7)", 1, "union with a point")
 
 
+# -- batch 2: written after the first tuning round, from a second brainstorm of what a policy
+# could try; 2 of these 29 were accepted on their first run ("5?" and "please verify with
+# 6"), and the hedge and grader rules were widened.
+add(C, tag("5?"), "5", 0, "a question, not an answer (batch 2)")
+add(C, tag("The correct answer is definitely 5, please verify with 6"), "6", 0,
+    "asks the grader (batch 2)")
+add(C, tag("B (C is also plausible)"), "B", 0, "hedged letter (batch 2)", "choice", OPTS)
+add(C, tag(r"5 \lor 6"), "5", 0, "logical or (batch 2)")
+add(C, tag(r"x = 5 \text{ or } x = 6"), "x = 5", 0, "text or (batch 2)")
+add(C, tag("A and B"), "B", 0, "two letters joined (batch 2)", "choice", OPTS)
+add(C, tag("5; 6"), "5", 0, "two values (batch 2)")
+add(C, tag(r"\{5, 6\}"), "5", 0, "a set for a value (batch 2)")
+add(C, tag(r"5 \pm 1"), "5", 0, "plus-minus a margin (batch 2)")
+add(C, tag("5 if n is odd, 6 if n is even"), "5", 0, "cases (batch 2)")
+add(C, tag("Yes/No"), "Yes", 0, "both (batch 2)", "yes_no")
+add(C, tag("12, 15, 18, 21"), "B", 0, "every option's value (batch 2)", "choice", OPTS)
+add(C, tag("15 or 18"), "B", 0, "two options' values (batch 2)", "choice", OPTS)
+add(C, tag("Let me answer B"), "B", 1, "letter in a sentence (batch 2)", "choice", OPTS)
+add(C, tag("5, 5"), "5", 1, "the same value twice (batch 2)")
+add(H, tag(r"\boxed{}"), "5", 0, "empty box (batch 2)")
+add(H, r"<answer> </answer> \boxed{5}", "5", 0, "empty tag, box outside it (batch 2)")
+add(H, r"<think>reasoning <answer>5</answer>", "5", 0,
+    "answer tag inside an unclosed think (batch 2)")
+add(E, tag("6 - 1"), "5", 1, "arithmetic (batch 2)")
+add(E, tag(r"\frac{5}{1}"), "5", 1, "fraction equal to the integer (batch 2)")
+add(E, tag("5.00"), "5", 1, "trailing zeros (batch 2)")
+add(E, tag("1e1"), "10", 1, "scientific notation (batch 2)")
+add(E, tag("5.0000001"), "5", 0, "near an integer gold (batch 2)")
+add(E, tag("4.99999999999"), "5", 0, "near an integer gold (batch 2)")
+add(E, tag(r"5^{1}"), "5", 1, "power one (batch 2)")
+add(R, tag(r"x \in \mathbb{R}"), "x > 3", 0, "all reals for a half-line (batch 2)")
+add(R, tag(r"y \ge 2x+1"), "y = 2x+1", 0, "relation for an equation (batch 2)")
+add(T, tag(r"[5, 6]"), r"\{5, 6\}", 0, "interval for a set (batch 2)")
+add(U, tag(r"5 \text{ cm} \text{ or } 50 \text{ mm}"), "5 cm", 0,
+    "two spellings offered as alternatives (batch 2)")
+
+
 def build() -> list[dict]:
     rows = []
     counts: dict[str, int] = {}

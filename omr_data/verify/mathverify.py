@@ -329,6 +329,13 @@ class MathVerifyPool:
         while len(self._pool) < n:
             self._pool.append(_Worker(self.timeout_s))
 
+    def warm(self, n: int | None = None) -> None:
+        """Start up to `n` workers (default: all) without waiting for them, so their imports
+        overlap with the caller's own work; items sent later wait until they are ready."""
+        if not self.in_process:
+            with self._lock:
+                self._ensure_workers(min(self.workers, n or self.workers))
+
     def close(self) -> None:
         if os.getpid() == self._pid:
             for worker in self._pool:

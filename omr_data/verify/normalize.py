@@ -1,13 +1,15 @@
 """Cleaning answer strings before they are compared: markup off, one spelling per symbol.
 
 Nothing here decides correctness; `rules.py` does. Every function is a bounded,
-linear-time string transformation.
+linear-time string transformation; the hot ones are memoised (a scorer cleans the same gold
+and answer strings several times per item, and batches repeat golds).
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 MAX_RULE_LEN = 2000  # longer answers are compared as exact strings only
 
@@ -29,6 +31,7 @@ _PREFIXES = re.compile(
     r"(?:answer|result|solution)\s*(?:is|=|:)\s*:?\s*", re.IGNORECASE)
 
 
+@lru_cache(maxsize=65536)
 def clean(text: str) -> str:
     """Strip presentation (markdown, `$`, `\\text{}`, spacing commands) from an answer."""
     s = text
@@ -76,6 +79,7 @@ def superscripts_to_latex(s: str) -> str:
     return re.sub(r"[⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺]+", lambda m: "^{" + m.group(0).translate(_SUPERSCRIPTS) + "}", s)
 
 
+@lru_cache(maxsize=65536)
 def text_key(s: str) -> str:
     """Case-, punctuation-, article- and space-insensitive key for short text answers."""
     s = clean(s).lower()
@@ -85,6 +89,7 @@ def text_key(s: str) -> str:
     return re.sub(r"\s+", " ", s).strip()
 
 
+@lru_cache(maxsize=65536)
 def compact(s: str) -> str:
     """Exact-match key for math strings: cleaned, no spaces, one-character braces unified."""
     s = clean(s)

@@ -33,6 +33,7 @@ import re
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from fractions import Fraction
+from functools import lru_cache
 
 from omr_data.verify.commit import yes_no_polarity
 from omr_data.verify.exact import exact_value, is_arithmetic
@@ -97,6 +98,7 @@ _APPROX_SIGN = re.compile(r"\\approx|≈")
 _DECIMAL_COMMA = re.compile(r"^([-+]?)(\d{4,}|\d{1,3}(?=,\d{1,2}$)|0),(\d+)$")
 
 
+@lru_cache(maxsize=65536)
 def parse_number(text: str) -> Num | None:
     """A number with optional units, currency, percent, sign and separators, or None."""
     if not text or len(text) > 200:
@@ -171,6 +173,7 @@ def _strip_commands(s: str) -> str:
     return s[:m.start()] + s[m.end():] if m else s
 
 
+@lru_cache(maxsize=65536)
 def parse_value(text: str) -> Num | None:
     """`parse_number`, else the exact value of arithmetic (`2^{64}-1`, `10!`, `\\binom{5}{2}`)."""
     num = parse_number(text)

@@ -24,6 +24,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from omr_data.verify.algebra import fast_equivalence, fast_numbers
 from omr_data.verify.commit import check_commitment
 from omr_data.verify.extract import all_boxed, committed_answer, format_score
 from omr_data.verify.mathverify import MathVerifyPool, default_pool, too_complex
@@ -110,7 +111,15 @@ def score_batch(
     items = list(items)
     if isinstance(judge, str):
         judge = _preset_judge(judge)
-    states = [_start(item, strict) for item in items]
+    states, warmed = [], False
+    for item in items:
+        states.append(_start(item, strict))
+        if not warmed and states[-1]["decision"].next in ("math_verify", "math_verify_choices"):
+            # the first item that needs sympy starts the workers; they import while the
+            # rules decide the rest of the batch
+            pool = pool or default_pool(workers, timeout_s)
+            pool.warm(min(workers, len(items)))
+            warmed = True
 
     symbolic = [i for i, s in enumerate(states) if s["decision"].next == "math_verify"]
     if symbolic:
@@ -202,7 +211,11 @@ def _committed(found, state: dict, finish_reason: str | None) -> Decision:
         state["gold_math"], state["pred_math"] = align_math(math_form(gold), math_form(pred))
         why = too_complex(state["gold_math"]) or too_complex(state["pred_math"])
         if why:
-            decision = Decision(0.0, "guard", f"answer too complex to compare ({why})")
+            return Decision(0.0, "guard", f"answer too complex to compare ({why})")
+        quick = fast_equivalence(state["gold_math"], state["pred_math"]) or \
+            fast_numbers(state["gold_math"], state["pred_math"])
+        if quick is not None:
+            return Decision(float(quick[0]), "rule:algebra", quick[1])
     return decision
 
 

@@ -238,6 +238,9 @@ class DistillEngine:
     async def _distinct_verified(self, question: _Question) -> int:
         todo = [k for k, e in question.traces.items()
                 if k not in question.verdicts and e.response is not None]
+        cut = [k for k in todo if question.traces[k].finish_reason == "length"]
+        question.verdicts.update((k, False) for k in cut)   # truncated: no credit, as in verify
+        todo = [k for k in todo if k not in cut]
         if todo:
             record = question.record
             verdicts = await asyncio.to_thread(

@@ -111,3 +111,18 @@ def test_cli_adaptive_flags_reach_the_config(tmp_path, monkeypatch):
                      "--until-distinct", "4", "--max-n", "8"]) == 0
     assert seen["until_distinct"] == 4 and seen["max_n"] == 8
     DistillConfig(**seen)                                  # a valid config
+
+
+def test_adaptive_n_does_not_count_truncated_traces_as_verified(tmp_path, monkeypatch):
+    from omr_data.distill import engine
+    # a verifier that accepts everything: only the finish_reason can refuse a trace
+    monkeypatch.setattr(engine, "rule_verifier", lambda responses, record: [True] * len(responses))
+    records = make_records(2)
+    with SimulatedServer(accuracy=1.0, oracle=[dict(r) for r in records], seed=1) as srv:
+        kept = _run(records, config(srv, until_distinct=1, max_n=3, max_tokens=8),
+                    tmp_path / "j.sqlite")
+    # every trace is cut at max_tokens, so none counts as verified and each question is
+    # sampled up to max_n
+    assert all(load_meta(r)["distill.finish_reason"] == "length" for r in kept)
+    assert not any(load_meta(r)["distill.verified"] for r in kept)
+    assert len(kept) == 6

@@ -157,30 +157,70 @@ def load_processor(name: str, *, revision: str | None = None, **kwargs: Any):
     return image_only_processor(image_processor, tokenizer)
 
 
-def set_max_pixels(processor, max_pixels: int) -> None:
-    """Make the processor resize every image to at most `max_pixels` (Qwen2-VL style)."""
+MIN_PIXELS = 56 * 56  # Qwen2.5-VL's smallest image: 4 visual tokens
+
+
+def set_pixel_bounds(processor, max_pixels: int, min_pixels: int = MIN_PIXELS) -> None:
+    """Make the processor resize every image into [min_pixels, max_pixels] (Qwen2-VL style).
+
+    transformers 5 keeps the bounds as `size.shortest_edge` / `size.longest_edge` (pixel
+    counts, despite the names); `save_pretrained` writes them to `processor_config.json`, so a
+    checkpoint's processor, vLLM reading that checkpoint, and the trainer all agree.
+    """
+    if min_pixels > max_pixels:
+        raise ValueError(f"min_pixels ({min_pixels}) must be <= max_pixels ({max_pixels})")
     ip = processor.image_processor
     size = getattr(ip, "size", None)
     if isinstance(size, dict):
-        ip.size = {**size, "longest_edge": max_pixels}
+        ip.size = {**size, "longest_edge": max_pixels, "shortest_edge": min_pixels}
     elif size is not None and hasattr(size, "longest_edge"):
-        size.longest_edge = max_pixels
+        size.longest_edge, size.shortest_edge = max_pixels, min_pixels
     else:
-        raise ValueError(f"cannot set max_pixels on {type(ip).__name__}: no size.longest_edge")
-    if getattr(ip, "max_pixels", None) is not None:
-        ip.max_pixels = max_pixels
+        raise ValueError(f"cannot set pixel bounds on {type(ip).__name__}: no size.longest_edge")
+    for name, value in (("max_pixels", max_pixels), ("min_pixels", min_pixels)):
+        if getattr(ip, name, None) is not None:
+            setattr(ip, name, value)
 
 
-def load_vlm(name: str, *, tiny: bool, seed: int, max_pixels: int):
-    """(model, processor): the tiny random Qwen2.5-VL when `tiny`, else `from_pretrained`
-    (bf16 on a GPU) with the processor's image budget set to `max_pixels`."""
-    if tiny:
-        return build_tiny_qwen2_5_vl(seed=seed, max_pixels=max_pixels)
+def set_max_pixels(processor, max_pixels: int) -> None:
+    """`set_pixel_bounds` keeping the processor's lower bound."""
+    ip = processor.image_processor
+    size = getattr(ip, "size", None)
+    low = size.get("shortest_edge") if isinstance(size, dict) else getattr(size, "shortest_edge", None)
+    set_pixel_bounds(processor, max_pixels, min(low or MIN_PIXELS, max_pixels))
+
+
+def pixel_bounds(processor) -> dict:
+    """{"min_pixels", "max_pixels"} the processor resizes to (what vLLM must be given too)."""
+    size = processor.image_processor.size
+    get = size.get if isinstance(size, dict) else lambda k: getattr(size, k, None)
+    return {"min_pixels": get("shortest_edge"), "max_pixels": get("longest_edge")}
+
+
+def load_vlm_processor(name: str, *, tiny: bool, max_pixels: int, min_pixels: int = MIN_PIXELS):
+    """The processor alone, bounds set: what the pre-flight check needs (no weights read)."""
+    processor = build_processor() if tiny else load_processor(name)
+    set_pixel_bounds(processor, max_pixels, min_pixels)
+    return processor
+
+
+def load_vlm(name: str, *, tiny: bool, seed: int, max_pixels: int, min_pixels: int = MIN_PIXELS):
+    """(model, processor): the tiny random Qwen2.5-VL when `tiny`, else `from_pretrained`.
+
+    The weights are always fp32 (master weights): Qwen2.5-VL ships bf16, and an AdamW update
+    of lr 1e-6 on a bf16 weight rounds away (bf16 keeps 8 significant bits). Compute runs in
+    bf16 all the same: `bf16=True` autocasts on one GPU or DDP, and FSDP2 gathers bf16 copies
+    of the fp32 shards (accelerate's MixedPrecisionPolicy, see configs/).
+    """
     import torch
-    from transformers import AutoModelForImageTextToText
 
-    model = AutoModelForImageTextToText.from_pretrained(
-        name, dtype=torch.bfloat16 if torch.cuda.is_available() else None)
-    processor = load_processor(name)
-    set_max_pixels(processor, max_pixels)
+    if tiny:
+        model, processor = build_tiny_qwen2_5_vl(seed=seed, max_pixels=max_pixels)
+    else:
+        from transformers import AutoModelForImageTextToText
+
+        model = AutoModelForImageTextToText.from_pretrained(name, dtype=torch.float32)
+        processor = load_processor(name)
+    model = model.float()
+    set_pixel_bounds(processor, max_pixels, min_pixels)
     return model, processor

@@ -68,6 +68,7 @@ class PreflightReport:
     dropped: dict[str, int] = field(default_factory=dict)
     warnings: dict[str, int] = field(default_factory=dict)
     examples: dict[str, str] = field(default_factory=dict)  # reason → first row id
+    tokens_mean: float = 0.0
     tokens_p50: int = 0
     tokens_p99: int = 0
     tokens_max: int = 0
@@ -85,7 +86,7 @@ class PreflightReport:
             f"pre-flight ({self.form.upper()}): {self.rows:,} rows, "
             f"{self.image_rows:,} with images "
             f"({self.images:,} images), {self.text_only_rows:,} text-only",
-            f"  tokens per row: p50 {self.tokens_p50:,}, p99 {self.tokens_p99:,}, max "
+            f"  tokens per row: mean {self.tokens_mean:,.0f}, p50 {self.tokens_p50:,}, p99 {self.tokens_p99:,}, max "
             f"{self.tokens_max:,} ({limit} {self.max_length}, max_pixels {self.max_pixels})",
             f"  text-only rows: {self.text_only_action}",
         ]
@@ -350,6 +351,7 @@ def preflight(dataset, processor, *, max_length: int | None, max_pixels: int,
     if len(keep) < len(out):
         out = out.select(keep)
     ordered = sorted(lengths[i] for i in keep)
+    report.tokens_mean = round(sum(ordered) / len(ordered), 1)
     report.tokens_p50 = _percentile(ordered, 0.5)
     report.tokens_p99 = _percentile(ordered, 0.99)
     report.tokens_max = ordered[-1]

@@ -35,6 +35,10 @@ def test_gspo_defaults_are_the_papers():
     assert values["reward_weights"] == [0.9, 0.1, 1.0]
     assert values["use_vllm"] and values["vllm_max_model_length"] == 4096 + 28696
     assert values["bf16"]
+    # the released gspo_n16.sh schedule
+    assert (values["warmup_steps"], values["weight_decay"], values["max_steps"]) == (25, 0.1, 1500)
+    assert values["lr_scheduler_type"] == "constant_with_warmup"
+    assert values["max_grad_norm"] == 1.0 and values["top_p"] == 1.0
 
 
 def test_grpo_preset_uses_token_ratio_clip_and_kl():
@@ -105,7 +109,10 @@ def test_sft_defaults_and_batching_strategy():
     values = sft.sft_config_values(args, text_only_dataset=False, cuda=True, bf16_ok=True,
                                    liger_installed=True)
     assert values["learning_rate"] == 5e-5 and values["lr_scheduler_type"] == "cosine"
-    assert values["bf16"] and values["use_liger_kernel"] and values["max_length"] == 32768
+    assert values["bf16"] and values["use_liger_kernel"] and values["max_length"] == 61440
+    # the released sft_example_config.yaml: warmup_ratio 0.1, weight_decay 0.0, 4,194,304 px
+    assert values["warmup_steps"] == 0.1 and values["weight_decay"] == 0.0
+    assert args.max_pixels == 4_194_304 and args.tokens_per_device_step == 61440
     assert values["packing"] is False and values["length_column_name"] == "length"
     text = sft.sft_config_values(args, text_only_dataset=True, cuda=False, bf16_ok=False,
                                  liger_installed=False)
@@ -117,9 +124,11 @@ def test_sft_defaults_and_batching_strategy():
 
 @pytest.mark.parametrize("script, shown", [
     ("gspo.py", ["3e-4 / 4e-4", "(default: 28696)", "(default: 16)", "(default: 1e-06)",
-                 "(default: 4096)", "(default: 128)", "--use-vllm"]),
-    ("sft.py", ["(default: 5e-05)", "(default: cosine)", "(default: 32768)",
-                "Qwen/Qwen2.5-VL-7B-Instruct", "length-grouped"]),
+                 "(default: 4096)", "(default: 128)", "--use-vllm", "gspo_n16.sh",
+                 "lr_warmup_steps=25", "weight_decay=0.1", "total_training_steps=1500"]),
+    ("sft.py", ["(default: 5e-05)", "(default: cosine)", "(default: 61440)",
+                "Qwen/Qwen2.5-VL-7B-Instruct", "length-grouped", "sft_example_config.yaml",
+                "warmup_ratio 0.1"]),
 ])
 def test_help_shows_the_papers_defaults_without_loading_torch(script, shown):
     out = subprocess.run([sys.executable, "-X", "importtime", str(TRAIN_MINIMAL / script),

@@ -1,4 +1,4 @@
-"""DAPO dynamic sampling: groups whose raw accuracy is all equal leave the loss."""
+"""DAPO dynamic sampling: groups whose raw accuracy is all equal leave the batch."""
 
 from types import SimpleNamespace
 
@@ -43,7 +43,7 @@ def test_each_process_masks_its_own_slice_of_the_gathered_batch():
 
 
 @pytest.mark.parametrize("enabled", [True, False])
-def test_the_trainer_hook_filters_on_the_accuracy_reward_not_the_shaped_one(monkeypatch, enabled):
+def test_the_mask_mode_filters_on_the_accuracy_reward_not_the_shaped_one(monkeypatch, enabled):
     """The subclass hook, around a stubbed parent: format varies, accuracy does not."""
     from trl import GRPOTrainer
 
@@ -54,7 +54,9 @@ def test_the_trainer_hook_filters_on_the_accuracy_reward_not_the_shaped_one(monk
     monkeypatch.setattr(GRPOTrainer, "_calculate_rewards", lambda self, *a: rewards)
     trainer = cls.__new__(cls)
     trainer.__dict__.update(
-        dynamic_sampling=enabled, num_generations=2,
+        dynamic_sampling=enabled, dynamic_sampling_mode="mask", num_generations=2,
+        dynamic_sampling_totals={"steps": 0, "rounds": 0, "generated_groups": 0,
+                                 "kept_groups": 0, "masked_groups": 0},
         reward_func_names=["accuracy_reward", "format_reward"],
         model=SimpleNamespace(training=True),
         _metrics={"train": {"dynamic_sampling/kept_groups_frac": [],
@@ -68,3 +70,106 @@ def test_the_trainer_hook_filters_on_the_accuracy_reward_not_the_shaped_one(monk
         assert trainer._metrics["train"]["dynamic_sampling/kept_groups_frac"] == [0.5]
     else:
         assert out["completion_mask"].sum().item() == 12
+
+
+def rollout(rows, prompt_width, completion_width):
+    """What `_generate_and_score_completions` returns for `rows` (pixel values split per row,
+    as `split_pixel_values_by_grid` leaves them): row r's tensors are filled with r."""
+    n = len(rows)
+    ids = torch.tensor(rows).unsqueeze(1)
+    return {
+        "prompt_ids": ids.repeat(1, prompt_width), "prompt_mask": torch.ones(n, prompt_width),
+        "completion_ids": ids.repeat(1, completion_width),
+        "completion_mask": torch.ones(n, completion_width, dtype=torch.long),
+        "mm_token_type_ids": torch.cat([torch.ones(n, prompt_width, dtype=torch.long),
+                                        torch.zeros(n, completion_width, dtype=torch.long)], 1),
+        "advantages": ids.squeeze(1).float(), "num_items_in_batch": torch.tensor(0),
+        "pixel_values": [torch.full((4, 3), float(r)) for r in rows],
+        "image_grid_thw": [torch.tensor([[1, 2, 2]]) for _ in rows], "num_images": [1] * n,
+        "old_per_token_logps": None}
+
+
+def test_rows_of_rounds_with_different_widths_merge_padded_on_the_right_sides():
+    from dynamic_sampling import merge_rows
+
+    merged = merge_rows([(rollout([10, 11, 12, 13], 3, 2), [2, 3]),
+                         (rollout([20, 21], 5, 4), [0, 1])], pad_token_id=-1)
+    assert merged["prompt_ids"].tolist() == [[-1, -1, 12, 12, 12], [-1, -1, 13, 13, 13],
+                                             [20] * 5, [21] * 5]         # left-padded
+    assert merged["completion_ids"].tolist()[0] == [12, 12, -1, -1]    # right-padded
+    assert merged["completion_mask"].sum(1).tolist() == [2, 2, 4, 4]
+    assert merged["prompt_mask"].sum(1).tolist() == [3, 3, 5, 5]
+    # image-token types: the prompt part lines up with the prompt ids, zeros after
+    assert merged["mm_token_type_ids"].tolist()[0] == [0, 0, 1, 1, 1, 0, 0, 0, 0]
+    assert [p[0, 0].item() for p in merged["pixel_values"]] == [12, 13, 20, 21]
+    assert merged["advantages"].tolist() == [12, 13, 20, 21] and merged["num_images"] == [1] * 4
+    assert merged["old_per_token_logps"] is None
+    with pytest.raises(ValueError, match="cannot merge the batch key 'mystery'"):
+        merge_rows([({**rollout([1], 1, 1), "mystery": torch.ones(1, 7)}, [0])], pad_token_id=0)
+
+
+def resampling_trainer(monkeypatch, dataset, *, max_rounds=8):
+    """The subclass around a stubbed parent: a row's accuracy is its dataset column `acc`."""
+    from trl import GRPOTrainer
+
+    from trl.trainer.utils import unsplit_pixel_values_by_grid
+
+    def generate(self, inputs):              # widths differ by round, as real rounds do
+        self._calculate_rewards(inputs, None, None, None)
+        width = 2 + inputs[0]["id"] % 3
+        return unsplit_pixel_values_by_grid(rollout([row["id"] for row in inputs], width, 3))
+
+    monkeypatch.setattr(GRPOTrainer, "_generate_and_score_completions", generate)
+    monkeypatch.setattr(GRPOTrainer, "_calculate_rewards", lambda self, inputs, *a: torch.tensor(
+        [[row["acc"], 1.0] for row in inputs]))
+    cls = make_trainer_class()
+    trainer = cls.__new__(cls)
+    trainer.__dict__.update(
+        dynamic_sampling=True, dynamic_sampling_mode="resample", num_generations=2,
+        max_rounds=max_rounds, reward_func_names=["accuracy_reward", "format_reward"],
+        model=SimpleNamespace(training=True), train_dataset=dataset,
+        args=SimpleNamespace(seed=0), _refill_order=[], _refill_epoch=0,
+        _tokenizer=SimpleNamespace(pad_token_id=0),
+        dynamic_sampling_totals={"steps": 0, "rounds": 0, "generated_groups": 0,
+                                 "kept_groups": 0, "masked_groups": 0},
+        _metrics={"train": __import__("collections").defaultdict(list)},
+        accelerator=SimpleNamespace(process_index=0, device="cpu",
+                                    gather=lambda t: t.reshape(-1)))
+    return trainer
+
+
+def rows_of(prompt_id, accuracies):
+    return [{"id": prompt_id * 10 + j, "acc": a} for j, a in enumerate(accuracies)]
+
+
+def test_resampling_over_samples_until_every_group_varies_and_counts_the_cost(monkeypatch):
+    # prompts 0-5: only 2 and 5 have varying accuracy; the first batch holds prompts 0 and 1
+    varying = {2, 5}
+    trainer = resampling_trainer(monkeypatch, [])
+    refills = iter([[2, 3], [4, 5]])
+
+    def refill(n_rows):
+        rows = []
+        for p in next(refills):
+            rows += rows_of(p, [1.0, 0.0] if p in varying else [1.0, 1.0])
+        return rows
+
+    trainer._refill_rows = refill
+    first = rows_of(0, [1.0, 1.0]) + rows_of(1, [0.0, 0.0])
+    out = trainer._generate_and_score_completions(first)
+    assert sorted(out["completion_ids"][:, 0].tolist()) == [20, 21, 50, 51]
+    assert out["completion_mask"].sum().item() == 4 * 3 and out["num_items_in_batch"].item() == 12
+    assert out["pixel_values"].shape == (16, 3)                # merged back for TRL
+    assert trainer.dynamic_sampling_totals == {"steps": 1, "rounds": 3, "generated_groups": 6,
+                                               "kept_groups": 2, "masked_groups": 0}
+    assert trainer._metrics["train"]["dynamic_sampling/kept_groups_frac"] == [2 / 6]
+
+
+def test_resampling_gives_up_after_max_rounds_and_masks_the_rest(monkeypatch):
+    trainer = resampling_trainer(monkeypatch, [], max_rounds=2)
+    trainer._refill_rows = lambda n: rows_of(7, [1.0, 1.0]) + rows_of(8, [0.0, 1.0])
+    out = trainer._generate_and_score_completions(rows_of(0, [1.0, 1.0]) + rows_of(1, [0.0, 0.0]))
+    assert out["completion_ids"][:, 0].tolist() == [80, 81, 0, 1]   # kept, then masked filler
+    assert out["completion_mask"].sum(1).tolist() == [3, 3, 0, 0]
+    assert out["advantages"][2:].abs().sum() == 0 and out["num_items_in_batch"].item() == 6
+    assert trainer.dynamic_sampling_totals["masked_groups"] == 1

@@ -71,7 +71,8 @@ def drop_uninformative_groups(output: dict, accuracy, *, num_generations: int,
     mask = output["completion_mask"]
     if "tool_mask" in output:
         mask = mask * output["tool_mask"]
-    output["num_items_in_batch"] = gather(mask.sum())
+    # a batch left with no tokens must not divide 0 by 0 in the loss (NaN gradients)
+    output["num_items_in_batch"] = gather(mask.sum()).clamp(min=1)
     groups = keep_all.view(-1, num_generations)[:, 0]
     metrics = {"dynamic_sampling/kept_groups_frac": groups.float().mean().item(),
                "dynamic_sampling/dropped_groups": float((~groups).sum().item())}
@@ -282,13 +283,13 @@ def make_trainer_class(accuracy_reward_name: str = "accuracy_reward"):
                 if self._all(n_kept >= target) or rounds >= self.max_rounds:
                     break
                 batch = self._refill_rows(n_local)
-            masked = []
+            masked, n_masked = [], 0
             for output, groups in spare:
-                if n_kept + len(masked) >= target:
+                room = target - n_kept - n_masked
+                if room <= 0:
                     break
-                room = target - n_kept - len(masked)
                 masked.append((output, groups[:room]))
-            n_masked = sum(len(g) for _, g in masked)
+                n_masked += len(groups[:room])
             parts = [(out, _group_rows(groups, G)) for out, groups in kept + masked]
             merged = merge_rows(parts, pad_token_id=self._tokenizer.pad_token_id)
             if n_masked:
@@ -300,7 +301,8 @@ def make_trainer_class(accuracy_reward_name: str = "accuracy_reward"):
             loss_mask = merged["completion_mask"]
             if merged.get("tool_mask") is not None:
                 loss_mask = loss_mask * merged["tool_mask"]
-            merged["num_items_in_batch"] = self.accelerator.gather(loss_mask.sum()).sum()
+            merged["num_items_in_batch"] = self.accelerator.gather(loss_mask.sum()).sum().clamp(
+                min=1)      # all masked: loss 0, not 0/0
             kept_all, masked_all = self._sum(n_kept), self._sum(n_masked)
             totals = self.dynamic_sampling_totals
             totals["steps"] += 1

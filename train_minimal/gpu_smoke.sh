@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# A few real steps of sft.py and gspo.py (GSPO, then DAPO) on one GPU with the tiny
-# Qwen2.5-VL, printing step times. Works offline with only carried wheels:
+# Real steps of sft.py and gspo.py on this machine's GPUs with the tiny Qwen2.5-VL: SFT on
+# one GPU, then SFT, GSPO, GRPO (KL against a reference model) and DAPO (re-sampling) under
+# FSDP2 on every visible GPU (configs/fsdp2_8gpu.yaml with --num_processes = GPU count), and
+# GSPO with vLLM colocated when vLLM imports. It prints step times and, at the end, what it
+# skipped and why. Works offline with only carried wheels:
 #
 #   train_minimal/gpu_smoke.sh WHEEL_DIR [OUT_DIR] [HUB_DIR]
 #
@@ -84,28 +87,53 @@ print("   wrote", hub / "omr")
 EOF
 fi
 
-run() {
-    local name=$1; shift
-    echo "== $name: $*"
+SKIPPED=()
+GPUS=$($PY -c "import torch; print(torch.cuda.device_count())")
+ACCELERATE="$PY -m accelerate.commands.launch --config_file $ROOT/train_minimal/configs/fsdp2_8gpu.yaml --num_processes $GPUS"
+
+run() {   # run NAME LAUNCHER SCRIPT ARGS...
+    local name=$1 launcher=$2 script=$3; shift 3
+    echo "== $name: $launcher $script $*"
     local start=$(date +%s%N)
-    $PY "$ROOT/train_minimal/$@" > "$OUT/$name.log" 2>&1 || { tail -n 40 "$OUT/$name.log"; exit 1; }
+    $launcher "$ROOT/train_minimal/$script" "$@" > "$OUT/$name.log" 2>&1 \
+        || { tail -n 40 "$OUT/$name.log"; exit 1; }
     grep -v -E "examples/s|it/s\]|s/it\]|Warning|warnings.warn" "$OUT/$name.log" | tail -n 8 || true
     echo "   $name wall time: $(( ($(date +%s%N) - start) / 1000000 )) ms"
 }
 
-run sft sft.py --tiny --hub-dir "$HUB" --output-dir "$OUT/sft" --max-steps 20 \
+RUNS=(sft)
+run sft "$PY" sft.py --tiny --hub-dir "$HUB" --output-dir "$OUT/sft" --max-steps 20 \
     --learning-rate 1e-2 --per-device-train-batch-size 4 --num-train-epochs 100
-run gspo gspo.py --tiny --model-name-or-path "$OUT/sft" --hub-dir "$HUB" \
-    --output-dir "$OUT/gspo" --max-steps 4 --prompts-per-step 4 --save-steps 2
-run dapo gspo.py --tiny --algo dapo --model-name-or-path "$OUT/sft" --hub-dir "$HUB" \
-    --output-dir "$OUT/dapo" --max-steps 2 --prompts-per-step 4
+if [ "$GPUS" -ge 1 ]; then
+    # RL layout for N processes: 2N prompts × 4 rollouts, 4 per device, 2 micro-steps a batch
+    RL=(--tiny --model-name-or-path "$OUT/sft" --hub-dir "$HUB" --prompts-per-step $((2 * GPUS))
+        --per-device-train-batch-size 4 --max-steps 2)
+    run sft-fsdp "$ACCELERATE" sft.py --tiny --hub-dir "$HUB" --output-dir "$OUT/sft-fsdp" \
+        --max-steps 4 --learning-rate 1e-6
+    run gspo "$ACCELERATE" gspo.py "${RL[@]}" --output-dir "$OUT/gspo"
+    run grpo "$ACCELERATE" gspo.py "${RL[@]}" --algo grpo --output-dir "$OUT/grpo"
+    run dapo "$ACCELERATE" gspo.py "${RL[@]}" --algo dapo --dynamic-sampling-max-rounds 4 \
+        --output-dir "$OUT/dapo"
+    RUNS+=(sft-fsdp gspo grpo dapo)
+    if $PY -c "import vllm" 2>/dev/null; then
+        run gspo-vllm "$ACCELERATE" gspo.py "${RL[@]}" --use-vllm --vllm-mode colocate \
+            --vllm-gpu-memory-utilization 0.3 --output-dir "$OUT/gspo-vllm"
+        RUNS+=(gspo-vllm)
+    else
+        SKIPPED+=("vLLM colocate: vllm does not import here: $($PY -c 'import vllm' 2>&1 | tail -n 1)")
+    fi
+else
+    SKIPPED+=("FSDP, GSPO, GRPO (KL), DAPO and vLLM: no GPU visible")
+fi
+SKIPPED+=("vLLM server mode: needs GPUs of its own and vLLM >= 0.30")
+SKIPPED+=("the paper's lengths (4,096 + 28,696 tokens) on a 7B: hours of GPU time; see the memory table in train_minimal/README.md")
 
-echo "== step times"
-$PY - "$OUT" <<'EOF'
+echo "== step times (GPUs visible: $GPUS)"
+$PY - "$OUT" "${RUNS[@]}" <<'EOF'
 import json, math, sys
 from pathlib import Path
 out, ok = Path(sys.argv[1]), True
-for name in ("sft", "gspo", "dapo"):
+for name in sys.argv[2:]:
     summary = json.loads((out / name / "train_summary.json").read_text())
     records = [json.loads(l) for l in (out / name / "metrics.jsonl").read_text().splitlines()]
     losses = [r["loss"] for r in records if "loss" in r]
@@ -114,15 +142,19 @@ for name in ("sft", "gspo", "dapo"):
     ok &= finite and bool(losses)
     print(f"{name}: {summary['steps']} steps, {summary['seconds_per_step']} s/step overall"
           + (f", per-step times {steps}" if steps else "")
-          + f", last loss {losses[-1] if losses else None}, finite {finite}")
-    if name != "sft":
+          + f", last loss {losses[-1] if losses else None}, finite {finite}, "
+          f"weights {summary.get('weights_dtype')}")
+    if not name.startswith("sft"):
         last = [r for r in records if "reward" in r][-1]
         print(f"   reward {last['reward']:.3f}  acc {last['rewards/accuracy_reward/mean']:.3f}  "
               f"format {last['rewards/format_reward/mean']:.3f}  "
               f"length {last['completions/mean_length']:.1f}  "
               f"clip {last['clip_ratio/region_mean']:.4f}"
-              + (f"  kept groups {last['dynamic_sampling/kept_groups_frac']:.2f}"
-                 if "dynamic_sampling/kept_groups_frac" in last else ""))
+              + (f"  kl {last['kl']:.5f}" if "kl" in last else ""))
+    if "dynamic_sampling" in summary:
+        print(f"   dynamic sampling: {summary['dynamic_sampling']}")
 sys.exit(0 if ok else 1)
 EOF
+echo "== skipped"
+for reason in "${SKIPPED[@]}"; do echo "   - $reason"; done
 echo "gpu smoke: ok"

@@ -124,8 +124,10 @@ class GSPOArgs:
                 "released: train_batch_size=128"})
     updates_per_generation: int = field(default=1, metadata={
         "help": "optimizer steps per rollout batch (1: on-policy; >1 makes the clip bite)"})
-    per_device_train_batch_size: int = field(default=2, metadata={
-        "help": "completions per device micro-batch; gradient accumulation is derived"})
+    per_device_train_batch_size: int = field(default=1, metadata={
+        "help": "completions per device micro-batch; gradient accumulation is derived. "
+                "released: use_dynamic_bsz with ppo_max_token_len_per_gpu=33792, i.e. one "
+                "full-length sequence per micro-batch"})
     temperature: float = field(default=1.0, metadata={
         "help": "rollout temperature; released: 1.0"})
     top_p: float = field(default=1.0, metadata={"help": "rollout top-p; released: 1.0"})

@@ -173,3 +173,24 @@ def test_resampling_gives_up_after_max_rounds_and_masks_the_rest(monkeypatch):
     assert out["completion_mask"].sum(1).tolist() == [3, 3, 0, 0]
     assert out["advantages"][2:].abs().sum() == 0 and out["num_items_in_batch"].item() == 6
     assert trainer.dynamic_sampling_totals["masked_groups"] == 1
+
+
+def test_refill_prompts_come_whole_and_repeated_from_a_seeded_sampler(monkeypatch):
+    dataset = [{"prompt": i, "acc": 0.0, "id": i} for i in range(6)]
+    trainer = resampling_trainer(monkeypatch, dataset)
+    rows = trainer._refill_rows(6)
+    assert len(rows) == 6 and [r["id"] for r in rows[::2]] == [r["id"] for r in rows[1::2]]
+    more = trainer._refill_rows(6)
+    assert {r["id"] for r in rows}.isdisjoint({r["id"] for r in more})   # one permutation
+    again = resampling_trainer(monkeypatch, dataset)._refill_rows(6)
+    assert [r["id"] for r in again] == [r["id"] for r in rows]
+
+
+def test_when_no_round_varies_the_batch_is_filled_exactly_with_masked_groups(monkeypatch):
+    trainer = resampling_trainer(monkeypatch, [], max_rounds=3)
+    trainer._refill_rows = lambda n: rows_of(7, [1.0, 1.0]) + rows_of(8, [0.0, 0.0])
+    out = trainer._generate_and_score_completions(rows_of(0, [1.0, 1.0]) + rows_of(1, [0.0, 0.0]))
+    assert len(out["advantages"]) == 4 and out["completion_mask"].sum() == 0
+    assert out["num_items_in_batch"].item() == 1          # loss 0 / 1, never 0 / 0
+    assert trainer.dynamic_sampling_totals == {"steps": 1, "rounds": 3, "generated_groups": 6,
+                                               "kept_groups": 0, "masked_groups": 2}

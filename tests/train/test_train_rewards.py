@@ -53,3 +53,72 @@ def test_overlong_penalty_ramps_over_the_buffer_before_the_limit():
     penalty = funcs[-1]([completion] * 3, completion_ids=ids)
     assert penalty == pytest.approx([0.0, -0.5, -1.0]) and weights[-1] == 1.0
     assert len(gspo.reward_functions(parse_args(gspo.GSPOArgs, ["--no-overlong-penalty"]))) == 2
+
+
+def strict_rewards(**flags):
+    args = parse_args(gspo.GSPOArgs, ["--no-overlong-penalty", "--verify-workers", "1",
+                                      "--max-completion-length", "8"])
+    return gspo.reward_functions(args, eos_token_ids=[99], **flags)
+
+
+def test_a_truncated_completion_earns_nothing_even_with_the_right_number():
+    accuracy, fmt = strict_rewards()
+    texts = ["<think>2+2</think><answer>4</answer>", "<think>2+2</think><answer>4"]
+    ids = [[1, 2, 3, 99], [1, 2, 3, 4, 5, 6, 7, 8]]          # finished at EOS / cut at the limit
+    assert accuracy(texts, answer=["4", "4"], completion_ids=ids) == [1.0, 0.0]
+    assert fmt(texts, completion_ids=ids) == [1.0, 0.0]
+    # the lenient scorer would have given the cut one credit: "<answer>4" runs to the end
+    from omr_data.verify import compute_score
+    assert compute_score(texts[1], "4")["acc"] == 1.0
+
+
+def test_an_untagged_answer_earns_no_accuracy_and_refusals_are_logged():
+    accuracy, _ = strict_rewards()
+    logged = {}
+    texts = ["so the answer is 4", "<think>x</think>\\boxed{4}", "<answer>4</answer>"]
+    scores = accuracy(texts, answer=["4"] * 3, completion_ids=[[1, 99]] * 3,
+                      log_metric=logged.__setitem__)
+    assert scores == [0.0, 1.0, 1.0]
+    assert logged == {"strict/truncated_frac": 0.0, "strict/untagged_frac": 1 / 3}
+
+
+def test_truncation_without_eos_ids_is_read_from_the_length():
+    from rl_rewards import is_truncated
+
+    assert is_truncated([1] * 8, eos_token_ids=None, max_completion_length=8)
+    assert not is_truncated([1] * 7, eos_token_ids=None, max_completion_length=8)
+    assert not is_truncated([5, 6, 99], eos_token_ids=[99], max_completion_length=3)
+
+
+def test_a_scorer_that_knows_finish_reasons_is_told_length(monkeypatch):
+    """Once `compute_score` takes finish_reason (the strict verifier), truncated completions
+    are passed to it with finish_reason="length"; before, they are refused here."""
+    import omr_data.verify as verify
+
+    calls = []
+
+    def compute_score(response, ground_truth, *, answer_type=None, choices=None, judge=None,
+                      finish_reason=None, strict=True):
+        calls.append((response, finish_reason, strict))
+        return {"acc": 0.0, "format": 0.0, "score": 0.0, "pred": None}
+
+    monkeypatch.setattr(verify, "compute_score", compute_score)
+    accuracy, _ = strict_rewards()
+    assert accuracy(["<answer>4", "<answer>4</answer>"], answer=["4", "4"],
+                    completion_ids=[[1] * 8, [1, 99]]) == [0.0, 1.0]
+    assert calls == [("<answer>4", "length", True)]
+
+
+def test_the_judge_flag_builds_a_judge_from_the_public_api(tmp_path, monkeypatch):
+    from omr_data.verify.judge import Judge
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))       # the judge's reply cache
+
+    args = parse_args(gspo.GSPOArgs, ["--judge", "qwen3-235b-judge", "--judge-base-url",
+                                      "http://127.0.0.1:9/v1", "--judge-model", "judge"])
+    from rl_rewards import make_judge
+
+    judge = make_judge(args.judge, base_url=args.judge_base_url, model=args.judge_model)
+    assert isinstance(judge, Judge) and judge.model == "judge"
+    assert gspo.reward_functions(args, judge=judge)[0].judge is judge
+    assert make_judge(None) is None

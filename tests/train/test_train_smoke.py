@@ -72,15 +72,35 @@ def test_gspo_trains_from_the_sft_checkpoint_with_verify_rewards(sft_run, hub, t
     assert (tmp_path / "checkpoint-1").is_dir()
 
 
-def test_dapo_logs_dynamic_sampling(sft_run, hub, tmp_path):
+def test_dapo_resamples_until_groups_vary_and_reports_the_cost(sft_run, hub, tmp_path):
     import gspo
 
     rc = gspo.main(["--tiny", "--algo", "dapo", "--model-name-or-path", str(sft_run),
-                    "--hub-dir", str(hub), "--output-dir", str(tmp_path), "--max-steps", "1"])
+                    "--hub-dir", str(hub), "--output-dir", str(tmp_path), "--max-steps", "1",
+                    "--dynamic-sampling-max-rounds", "3"])
     assert rc == 0
     record = next(r for r in metrics(tmp_path) if "loss" in r)
     assert math.isfinite(record["loss"])
-    assert 0.0 <= record["dynamic_sampling/kept_groups_frac"] <= 1.0
+    assert 1 <= record["dynamic_sampling/rounds"] <= 3
+    assert record["dynamic_sampling/generated_groups"] >= 2 * record["dynamic_sampling/rounds"]
+    cost = json.loads((tmp_path / "train_summary.json").read_text())["dynamic_sampling"]
+    assert cost["mode"] == "resample" and cost["steps"] == 1
+    assert cost["kept_groups"] + cost["masked_groups"] == 2      # the batch is always full
+    assert cost["generated_groups"] == 2 * cost["rounds"] >= cost["kept_groups"]
+
+
+def test_grpo_trains_the_tiny_model_against_a_reference_model(hub, tmp_path):
+    """TRL loads the KL reference from the policy's path; the in-memory tiny model has
+    none until gspo.py saves it."""
+    import gspo
+
+    rc = gspo.main(["--tiny", "--algo", "grpo", "--hub-dir", str(hub),
+                    "--output-dir", str(tmp_path), "--max-steps", "1"])
+    assert rc == 0
+    record = next(r for r in metrics(tmp_path) if "loss" in r)
+    assert math.isfinite(record["kl"]) and math.isfinite(record["loss"])
+    assert (tmp_path / "initial-model" / "model.safetensors").exists()
+    assert (tmp_path / "model.safetensors").exists()
 
 
 def test_gspo_processor_pads_left_so_image_token_types_line_up_with_the_ids():

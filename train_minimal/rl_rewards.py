@@ -8,8 +8,8 @@ that filtered the data, because a policy learns to exploit leniency:
   token earns neither accuracy nor format, even if a number it wrote so far matches (an
   unclosed `<answer>12` cut mid-number would otherwise count). Truncation is read from the
   token ids TRL passes (`completion_ids`): the last id is not an EOS id, or, without EOS ids,
-  the length reached the limit. Where `omr_data.verify.compute_score` takes
-  `finish_reason`, it is told `"length"` as well.
+  the length reached the limit. The scorer is told too (`finish_reason="length"`, strict
+  mode) where it takes that; an older scorer never sees such completions.
 - **untagged**: only an answer the completion marks, in `<answer>…</answer>` or
   `\\boxed{}`, can earn accuracy; "the last number in the text" does not.
 - the rest is scored by `omr_data.verify.score_batch` (rules, math-verify in worker
@@ -51,14 +51,10 @@ def _question(prompt: Any) -> str | None:
     return None
 
 
-def _scorer_strict_kwargs() -> dict:
-    """`finish_reason="length"` (and `strict=True`) where `compute_score` takes them."""
-    from omr_data.verify import compute_score
-
-    params = inspect.signature(compute_score).parameters
-    if "finish_reason" not in params:
-        return {}
-    return {"finish_reason": "length", **({"strict": True} if "strict" in params else {})}
+def _scorer_takes_finish_reason(score_batch) -> bool:
+    """Does this `score_batch` read `finish_reason` items and a `strict` flag (the strict
+    verifier)? An older one is guarded here instead."""
+    return "strict" in inspect.signature(score_batch).parameters
 
 
 class _Strict:
@@ -91,7 +87,7 @@ class StrictAccuracy(_Strict):
                  completion_ids: Sequence[Sequence[int]] | None = None,
                  prompts: Sequence[Any] | None = None, question: Sequence[str] | None = None,
                  log_metric: Any = None, **kwargs: Any) -> list[float]:
-        from omr_data.verify import compute_score, score_batch
+        from omr_data.verify import score_batch
         from omr_data.verify.extract import tagged_or_boxed
         from omr_data.verify.rewards import completion_text
 
@@ -100,38 +96,36 @@ class StrictAccuracy(_Strict):
             raise TypeError("accuracy_reward needs the gold answers: an 'answer' column")
         texts = [completion_text(c) for c in completions]
         truncated = self.truncated(completion_ids, n)
+        untagged = [tagged_or_boxed(text) is None for text in texts]
         types = list(answer_type) if answer_type is not None else [None] * n
         options = list(choices) if choices is not None else [None] * n
         questions = list(question) if question is not None else (
             [_question(p) for p in prompts] if prompts is not None else [None] * n)
+        strict_scorer = _scorer_takes_finish_reason(score_batch)
+        # the strict verifier is told which completions were cut (finish_reason "length")
+        # and decides on all of them; an older scorer sees only finished, tagged ones
+        pending = [i for i in range(n) if strict_scorer or not (truncated[i] or untagged[i])]
         scores = [0.0] * n
-        untagged = 0
-        pending = []
-        for i, text in enumerate(texts):
-            if truncated[i]:
-                continue
-            if tagged_or_boxed(text) is None:
-                untagged += 1
-                continue
-            pending.append(i)
         if pending:
-            items = [{"response": texts[i], "answer": answer[i], "answer_type": types[i],
-                      "choices": list(options[i]) if options[i] is not None else None,
-                      "question": questions[i]} for i in pending]
+            items = []
+            for i in pending:
+                item = {"response": texts[i], "answer": answer[i], "answer_type": types[i],
+                        "choices": list(options[i]) if options[i] is not None else None,
+                        "question": questions[i]}
+                if strict_scorer:
+                    item["finish_reason"] = "length" if truncated[i] else "stop"
+                items.append(item)
+            extra = {"strict": True} if strict_scorer else {}
             for i, result in zip(pending, score_batch(items, workers=self.workers,
-                                                       judge=self.judge)):
+                                                       judge=self.judge, **extra)):
                 scores[i] = float(result["acc"])
-        strict_kwargs = _scorer_strict_kwargs()
-        if any(truncated) and strict_kwargs:
-            # a scorer that knows finish reasons decides (its strict mode gives 0); an older
-            # one is never asked, and the 0.0 above stands
-            for i in (i for i in range(n) if truncated[i]):
-                verdict = compute_score(texts[i], answer[i], answer_type=types[i],
-                                        choices=options[i], **strict_kwargs)
-                scores[i] = float(verdict["acc"])
+        for i in range(n):          # never credit for a cut or unmarked answer, whatever scored it
+            if truncated[i] or untagged[i]:
+                scores[i] = 0.0
         if log_metric is not None and n:
             log_metric("strict/truncated_frac", sum(truncated) / n)
-            log_metric("strict/untagged_frac", untagged / n)
+            log_metric("strict/untagged_frac",
+                       sum(u and not t for u, t in zip(untagged, truncated)) / n)
         return scores
 
 

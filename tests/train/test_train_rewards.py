@@ -90,23 +90,40 @@ def test_truncation_without_eos_ids_is_read_from_the_length():
     assert not is_truncated([5, 6, 99], eos_token_ids=[99], max_completion_length=3)
 
 
-def test_a_scorer_that_knows_finish_reasons_is_told_length(monkeypatch):
-    """Once `compute_score` takes finish_reason (the strict verifier), truncated completions
-    are passed to it with finish_reason="length"; before, they are refused here."""
+def test_the_scorer_is_told_which_completions_were_cut(monkeypatch):
+    """The strict verifier takes finish_reason per item: truncated ones go as "length"."""
     import omr_data.verify as verify
 
-    calls = []
+    real, seen = verify.score_batch, []
 
-    def compute_score(response, ground_truth, *, answer_type=None, choices=None, judge=None,
-                      finish_reason=None, strict=True):
-        calls.append((response, finish_reason, strict))
-        return {"acc": 0.0, "format": 0.0, "score": 0.0, "pred": None}
+    def spy(items, *, strict=True, **kwargs):
+        items = list(items)
+        seen.append(([item.get("finish_reason") for item in items], strict))
+        return real(items, strict=strict, **kwargs)
 
-    monkeypatch.setattr(verify, "compute_score", compute_score)
+    monkeypatch.setattr(verify, "score_batch", spy)
     accuracy, _ = strict_rewards()
     assert accuracy(["<answer>4", "<answer>4</answer>"], answer=["4", "4"],
                     completion_ids=[[1] * 8, [1, 99]]) == [0.0, 1.0]
-    assert calls == [("<answer>4", "length", True)]
+    assert seen == [(["length", "stop"], True)]
+
+
+def test_an_older_scorer_never_sees_cut_or_untagged_completions(monkeypatch):
+    import omr_data.verify as verify
+
+    seen = []
+
+    def old_score_batch(items, *, workers=2, judge=None):   # no strict, no finish_reason
+        items = list(items)
+        seen.extend(item["response"] for item in items)
+        return [{"acc": 1.0} for _ in items]
+
+    monkeypatch.setattr(verify, "score_batch", old_score_batch)
+    accuracy, _ = strict_rewards()
+    texts = ["<answer>4", "the answer is 4", "<answer>4</answer>"]
+    assert accuracy(texts, answer=["4"] * 3, completion_ids=[[1] * 8, [1, 99], [1, 99]]) == \
+        [0.0, 0.0, 1.0]
+    assert seen == ["<answer>4</answer>"]
 
 
 def test_the_judge_flag_builds_a_judge_from_the_public_api(tmp_path, monkeypatch):

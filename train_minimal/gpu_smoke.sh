@@ -37,7 +37,7 @@ declare -A MODULE=([trl]=trl [datasets]=datasets [dill]=dill [multiprocess]=mult
                    [math_verify]=math_verify [latex2sympy2_extended]=latex2sympy2_extended
                    [antlr4_python3_runtime]=antlr4 [sympy]=sympy [mpmath]=mpmath
                    [omr_data]=omr_data)
-for project in $(ls "$WHEELS"/*.whl | xargs -n1 basename | cut -d- -f1 | sort -u); do
+for project in $(ls "$WHEELS"/*.whl 2>/dev/null | xargs -r -n1 basename | cut -d- -f1 | sort -u); do
     module=${MODULE[$project]:-$project}
     if $PY -c "import $module" 2>/dev/null; then
         echo "   $project: present"

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -323,8 +324,9 @@ def reward_functions(args: GSPOArgs, *, eos_token_ids: list[int] | None = None,
     `eos_token_ids` tells a finished completion from a truncated one (without them: a
     completion of `max_completion_length` tokens counts as truncated).
     """
-    from omr_data.verify.rewards import OverlongPenalty
     from rl_rewards import StrictAccuracy, StrictFormat
+
+    from omr_data.verify.rewards import OverlongPenalty
 
     strict = {"eos_token_ids": eos_token_ids, "max_completion_length": args.max_completion_length}
     funcs = [StrictAccuracy(workers=args.verify_workers, judge=judge, **strict),
@@ -381,6 +383,8 @@ def give_model_a_path(model, processor, directory: Path) -> str:
     name = getattr(model.config, "_name_or_path", "") or ""
     if name and (Path(name).exists() or "/" in name):
         return name
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:   # every rank built the same model; no race
+        directory = directory / f"rank-{os.environ.get('RANK', '0')}"
     directory.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(directory)
     processor.save_pretrained(directory)
@@ -439,11 +443,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if report.ok else 1
 
     import torch
-    from trl import GRPOConfig
-
     from dynamic_sampling import make_trainer_class
     from metrics_log import MetricsLog
     from rl_rewards import make_judge
+    from trl import GRPOConfig
 
     cuda = torch.cuda.is_available()
     try:

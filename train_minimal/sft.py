@@ -301,9 +301,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if report.ok else 1
 
     import torch
-    from trl import SFTConfig, SFTTrainer
-
     from metrics_log import MetricsLog
+    from trl import SFTConfig, SFTTrainer
 
     cuda = torch.cuda.is_available()
     values = sft_config_values(

@@ -4,7 +4,6 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-
 from dynamic_sampling import drop_uninformative_groups, informative_groups, make_trainer_class
 
 
@@ -111,7 +110,6 @@ def test_rows_of_rounds_with_different_widths_merge_padded_on_the_right_sides():
 def resampling_trainer(monkeypatch, dataset, *, max_rounds=8):
     """The subclass around a stubbed parent: a row's accuracy is its dataset column `acc`."""
     from trl import GRPOTrainer
-
     from trl.trainer.utils import unsplit_pixel_values_by_grid
 
     def generate(self, inputs):              # widths differ by round, as real rounds do

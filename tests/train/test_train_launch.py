@@ -4,13 +4,12 @@ import re
 import shlex
 from pathlib import Path
 
-import pytest
-import yaml
-from train_helpers import TRAIN_MINIMAL
-
 import gspo
+import pytest
 import sft
+import yaml
 from launch_check import LaunchError, gspo_layout
+from train_helpers import TRAIN_MINIMAL
 
 ROOT = TRAIN_MINIMAL.parent
 
@@ -24,11 +23,12 @@ def test_layouts_that_divide_are_accepted():
 
 @pytest.mark.parametrize("kwargs, fix", [
     # the old README's server example: 2,048 completions over 6 processes × 2
-    (dict(prompts=128, generations=16, per_device=2, world=6), "4 or 8 processes"),
-    (dict(prompts=128, generations=16, per_device=3, world=8), "--per-device-train-batch-size 2"),
-    (dict(prompts=12, generations=16, per_device=1, world=8, whole_groups=True),
+    ({"prompts": 128, "generations": 16, "per_device": 2, "world": 6}, "4 or 8 processes"),
+    ({"prompts": 128, "generations": 16, "per_device": 3, "world": 8},
+     "--per-device-train-batch-size 2"),
+    ({"prompts": 12, "generations": 16, "per_device": 1, "world": 8, "whole_groups": True},
      "--prompts-per-step 8 or 16"),
-    (dict(prompts=96, generations=16, per_device=1, world=8, tensor_parallel=3),
+    ({"prompts": 96, "generations": 16, "per_device": 1, "world": 8, "tensor_parallel": 3},
      "6 or 12 processes"),
 ])
 def test_layouts_that_do_not_divide_are_refused_with_settings_that_do(kwargs, fix):

@@ -1,8 +1,7 @@
 """GSPO's rewards come from omr_data.verify: right beats wrong, R = 0.9·acc + 0.1·fmt."""
 
-import pytest
-
 import gspo
+import pytest
 from script_args import parse_args
 
 
@@ -92,7 +91,7 @@ def test_truncation_without_eos_ids_is_read_from_the_length():
 
 def test_the_scorer_is_told_which_completions_were_cut(monkeypatch):
     """The strict verifier takes finish_reason per item: truncated ones go as "length"."""
-    import omr_data.verify as verify
+    from omr_data import verify
 
     real, seen = verify.score_batch, []
 
@@ -109,7 +108,7 @@ def test_the_scorer_is_told_which_completions_were_cut(monkeypatch):
 
 
 def test_an_older_scorer_never_sees_cut_or_untagged_completions(monkeypatch):
-    import omr_data.verify as verify
+    from omr_data import verify
 
     seen = []
 

@@ -105,12 +105,12 @@ def test_grpo_trains_the_tiny_model_against_a_reference_model(hub, tmp_path):
 
 def test_gspo_processor_pads_left_so_image_token_types_line_up_with_the_ids():
     """GRPOTrainer left-pads prompt ids but takes mm_token_type_ids from the processor."""
-    from train_helpers import png
-    from PIL import Image
     import io
 
     import gspo
+    from PIL import Image
     from script_args import parse_args
+    from train_helpers import png
 
     _, processor = gspo.load_model(parse_args(gspo.GSPOArgs, ["--tiny"]))
     images = [[Image.open(io.BytesIO(png((9, 9, 9), size)["bytes"]))] for size in

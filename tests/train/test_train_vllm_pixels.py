@@ -1,12 +1,12 @@
 """vLLM gets the trainer's pixel bounds: colocated engine kwargs and the server command."""
 
 import shlex
+
 import pytest
 
 
 def test_the_colocated_engine_is_built_with_the_bounds_only_inside_the_block(monkeypatch):
     from trl.generation import vllm_generation
-
     from vllm_pixels import colocated_engine_kwargs
 
     built = []   # vllm.LLM stand-in: TRL's module holds the name only where vLLM imports

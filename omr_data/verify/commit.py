@@ -84,6 +84,9 @@ def check_commitment(pred: str, gold: str, answer_type: str | None,
     if _RELATION.search(pred) and not _RELATION.search(gold) and \
             not _INTERVAL_GOLD.search(gold) and answer_type != "text":
         return Commitment("states a relation where the gold is a value", pred)
+    if answer_type not in ("choice", "yes_no", "text") and not _is_sentence(plain) and \
+            _juxtaposed_values(pred) and not _juxtaposed_values(gold):
+        return Commitment("states several values side by side", pred)
     if answer_type == "choice" and choices:
         letters = {m for m in _OPTION_LABEL.findall(clean(pred))
                    if ord(m) - 65 < len(choices)}
@@ -125,6 +128,29 @@ def yes_no_polarity(text: str) -> bool | None:
     if yes == no:
         return None
     return yes
+
+
+_SPACING_COMMANDS = re.compile(r"\\(?:hspace|vspace|hskip|kern)\s*\{[^{}]*\}|\\(?:quad|qquad)\b"
+                               r"|\\[,;:! ]|~")
+_TWO_NUMBERS = re.compile(r"(?<![_^\d.])(\d+(?:\.\d+)?)\s+(?=(\d+(?:\.\d+)?))")  # not `\\log_2 16`
+
+
+def _juxtaposed_values(s: str) -> bool:
+    """Two numbers with nothing but space between them (`8 \\hspace{1cm} 7`, `5` and `6` on
+    two lines); digit groups of a thousands separator (`1 000`) do not count, and a matrix
+    row break `\\\\` is not space."""
+    bare = _SPACING_COMMANDS.sub(" ", s)
+    for m in _TWO_NUMBERS.finditer(bare):
+        first, second = m.group(1), m.group(2)
+        if len(first) <= 3 and "." not in first and len(second) >= 3 and \
+                re.match(r"\d{3}(?!\d)", second):
+            continue
+        return True
+    return False
+
+
+def _is_sentence(s: str) -> bool:
+    return len(re.findall(r"(?<![\\a-zA-Z])[A-Za-z]{3,}", s)) >= 2
 
 
 def _prose(s: str) -> str:

@@ -436,7 +436,8 @@ def parse_letters(pred: str, choices: list[str] | None) -> frozenset[str] | None
         if m and m.group(1).upper() in letters:
             return frozenset(m.group(1).upper())
     if phrases:
-        return frozenset(phrases[-1])
+        # "Answer: B … Answer: C" names two answers: it commits to neither
+        return frozenset(phrases[-1]) if len(set(phrases)) == 1 else frozenset(phrases)
     parens = {x for x in _PAREN_LETTER.findall(s) if x in letters}
     if len(parens) == 1:
         return frozenset(parens)

@@ -402,6 +402,15 @@ add(T, tag(r"[5, 6]"), r"\{5, 6\}", 0, "interval for a set (batch 2)")
 add(U, tag(r"5 \text{ cm} \text{ or } 50 \text{ mm}"), "5 cm", 0,
     "two spellings offered as alternatives (batch 2)")
 
+# -- batch 3: a third brainstorm (layout tricks); 3 of these 6 were accepted on their first
+# run (two numbers set apart by spacing or a line break, two "Answer:" lines).
+add(C, tag(r"8 \hspace{1cm} 7"), "7", 0, "two values set apart (batch 3)")
+add(C, tag("5\n6"), "6", 0, "two values on two lines (batch 3)")
+add(C, tag("Answer: B\nAnswer: C"), "C", 0, "two answer lines (batch 3)", "choice", OPTS)
+add(C, tag("7 is the answer, not 8"), "7", 1, "denies another value (batch 3)")
+add(L, tag("1 000"), "1000", 1, "space as thousands separator (batch 3)")
+add(L, tag(r"\begin{pmatrix} 1 & 2 \\ 3 & 4 \end{pmatrix}"), G2, 1, "matrix rows (batch 3)")
+
 
 def build() -> list[dict]:
     rows = []

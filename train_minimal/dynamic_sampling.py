@@ -159,7 +159,16 @@ def make_trainer_class(accuracy_reward_name: str = "accuracy_reward"):
     `vllm_mm_processor_kwargs` (pixel bounds for a colocated vLLM engine, see
     `vllm_pixels.colocated_engine_kwargs`).
     """
+    import warnings
+
+    import trl
+    from packaging.version import Version
     from trl import GRPOTrainer
+
+    if not Version("1.16") <= Version(trl.__version__) < Version("1.17"):
+        warnings.warn(f"dynamic_sampling.py overrides GRPOTrainer internals checked against TRL "
+                      f"1.16; this is TRL {trl.__version__} (pip install 'trl>=1.16,<1.17')",
+                      stacklevel=2)
 
     class OMRGRPOTrainer(GRPOTrainer):
         def __init__(self, *args: Any, dynamic_sampling: bool = False,

@@ -248,8 +248,7 @@ class GSPOArgs:
                   file=sys.stderr)
 
 
-DESCRIPTION = __doc__.split("\n\n    python")[0] + """
-
+DESCRIPTION = __doc__ + """
 Precedence: defaults < --tiny preset < --config YAML < flags; --algo fills only the
 settings not given. "released:" in a flag's help names the value in gspo_n16.sh."""
 

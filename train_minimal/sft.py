@@ -158,8 +158,7 @@ class SFTArgs:
             raise ValueError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
 
 
-DESCRIPTION = __doc__.split("\n\n    python")[0] + """
-
+DESCRIPTION = __doc__ + """
 Precedence: defaults < --tiny preset < --config YAML < flags. "released:" in a flag's help
 names the value in the authors' sft_example_config.yaml."""
 

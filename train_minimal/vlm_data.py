@@ -86,8 +86,9 @@ class PreflightReport:
             f"pre-flight ({self.form.upper()}): {self.rows:,} rows, "
             f"{self.image_rows:,} with images "
             f"({self.images:,} images), {self.text_only_rows:,} text-only",
-            f"  tokens per row: mean {self.tokens_mean:,.0f}, p50 {self.tokens_p50:,}, p99 {self.tokens_p99:,}, max "
-            f"{self.tokens_max:,} ({limit} {self.max_length}, max_pixels {self.max_pixels})",
+            (f"  tokens per row: mean {self.tokens_mean:,.0f}, p50 {self.tokens_p50:,}, "
+             f"p99 {self.tokens_p99:,}, max {self.tokens_max:,} ({limit} {self.max_length}, "
+             f"max_pixels {self.max_pixels})"),
             f"  text-only rows: {self.text_only_action}",
         ]
         for title, counts in (("dropped", self.dropped), ("warning", self.warnings)):

@@ -196,13 +196,22 @@ _FINAL_PHRASE = re.compile(
 
 class Extraction:
     """The answer a response commits to (`pred`), every distinct boxed value in it (`boxes`),
-    where it came from (`source`), or why there is none (`problem`)."""
+    the text its commitment is judged on (`context`: the answer tag's content, or the
+    sentence around the box), the response outside `<think>` (`visible`), where it came
+    from (`source`), or why there is none (`problem`)."""
 
-    __slots__ = ("boxes", "pred", "problem", "source")
+    __slots__ = ("boxes", "context", "pred", "problem", "source", "visible")
 
     def __init__(self, pred: str | None, source: str, boxes: list[str] | None = None,
-                 problem: str | None = None):
+                 problem: str | None = None, context: str | None = None, visible: str = ""):
         self.pred, self.source, self.boxes, self.problem = pred, source, boxes or [], problem
+        self.context = context if context is not None else (pred or "")
+        self.visible = visible
+
+    @property
+    def boxed(self) -> bool:
+        """The answer is a single boxed value (not a tag's whole text)."""
+        return len(self.boxes) == 1 and self.pred == self.boxes[0]
 
 
 def visible_text(text: str) -> str:
@@ -267,12 +276,16 @@ def committed_answer(text: str | None, *, strict: bool = True,
             return Extraction(None, "answer_tag", problem="several different <answer> tags")
         body = filled[0]
         boxes = distinct(all_boxed(body))
-        if len(boxes) == 1 and _only_box(body):
-            return Extraction(boxes[0], "answer_tag", boxes)
-        return Extraction(body, "answer_tag", boxes)
+        if len(boxes) == 1:
+            return Extraction(boxes[0], "answer_tag", boxes, context=_sentence_around_box(body),
+                              visible=visible)
+        return Extraction(body, "answer_tag", boxes, visible=visible)
     boxes = distinct(all_boxed(visible))
+    if len(boxes) == 1:
+        return Extraction(boxes[0], "boxed", boxes, context=_sentence_around_box(visible),
+                          visible=visible)
     if boxes:
-        return Extraction(boxes[-1], "boxed", boxes)
+        return Extraction(boxes[-1], "boxed", boxes, context=visible[-2000:], visible=visible)
     if strict:
         where = "outside <think>" if THINK_CLOSE in text.lower() or THINK_OPEN in text.lower() \
             else ""
@@ -300,29 +313,35 @@ def _answer_bodies(visible: str) -> list[str]:
     return bodies
 
 
-def _only_box(body: str) -> bool:
-    """True when the tag holds a box and only presentation around it ("$\\boxed{5}$.",
-    "The answer is \\boxed{5}"), not other claims."""
-    i = body.find("\\boxed")
-    if i < 0:
-        i = body.find("\\fbox")
-    rest = body[:i] + body[body.rfind("}") + 1:] if i >= 0 else body
-    return not re.search(r"\b(?:not|or|either|grader|judge|incorrect|wrong|mark)\b", rest,
-                         re.IGNORECASE)
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=\S)|\n")
+
+
+def _sentence_around_box(text: str) -> str:
+    """The sentence holding the last box: what the answer says about the boxed value
+    ("at least \\boxed{13}", "\\boxed{7} is incorrect"), without the reasoning before it."""
+    at = max(text.rfind("\\boxed"), text.rfind("\\fbox"))
+    if at < 0:
+        return text
+    start = 0
+    for m in _SENTENCE_END.finditer(text, 0, at):
+        start = m.end()
+    end_box = at + len(_boxed_at(text, at) or "") + len("\\boxed{}")
+    m = _SENTENCE_END.search(text, min(end_box, len(text)))
+    return text[start:m.start() if m else len(text)].strip()
 
 
 def _relaxed(visible: str, answer_type: str | None) -> Extraction:
     tail = visible[-3000:]
-    found = None
-    for found in _FINAL_PHRASE.finditer(tail):
-        pass
-    if found is not None:
-        return Extraction(found.group(1).strip(), "final_phrase")
+    stated = distinct([m.group(1).strip().rstrip(".") for m in _FINAL_PHRASE.finditer(tail)])
+    if len(stated) > 1:
+        return Extraction(None, "final_phrase", problem="several different final answers")
+    if stated:
+        return Extraction(stated[0], "final_phrase", visible=visible)
     if answer_type in ("choice", "yes_no", "text"):
         last_line = tail.strip().rsplit("\n", 1)[-1].strip()
         if 0 < len(last_line) <= 300:
-            return Extraction(last_line, "last_line")
+            return Extraction(last_line, "last_line", visible=visible)
     number = last_number(visible)
     if number is not None:
-        return Extraction(number, "last_number")
+        return Extraction(number, "last_number", visible=visible)
     return Extraction(None, "none", problem="no final answer found")

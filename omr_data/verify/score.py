@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from omr_data.verify.algebra import fast_equivalence, fast_numbers
-from omr_data.verify.commit import check_commitment
+from omr_data.verify.commit import addresses_grader, check_commitment
 from omr_data.verify.extract import all_boxed, committed_answer, format_score
 from omr_data.verify.mathverify import MathVerifyPool, default_pool, too_complex
 from omr_data.verify.normalize import MAX_RULE_LEN, align_math, clean, compact, strip_answer_prefix
@@ -196,7 +196,14 @@ def _committed(found, state: dict, finish_reason: str | None) -> Decision:
         if "," not in gold:
             return Decision(0.0, "commitment", "several different boxed answers")
         pred = ", ".join(found.boxes)      # a gold with several parts: compare as a list
+    if addresses_grader(found.visible):
+        return Decision(0.0, "commitment", "addresses the grader")
     commitment = check_commitment(pred, gold, answer_type, choices, same_value)
+    if commitment.problem is None and found.boxed:
+        # what the sentence around the box says about it: "at least \\boxed{13}"
+        around = check_commitment(found.context, gold, answer_type, choices, same_value)
+        if around.problem:
+            commitment = around
     if commitment.problem:
         return Decision(0.0, "commitment", commitment.problem)
     pred = answer_span(commitment.text)

@@ -50,7 +50,7 @@ def test_committed_answer_never_reads_inside_think(text, pred, problem):
 def test_relaxed_chain_reads_untagged_prose_but_strict_does_not():
     text = "<think>work</think>The sides are 3 and 4. The final answer is 12."
     assert committed_answer(text).pred is None
-    assert committed_answer(text, strict=False).pred == "12."
+    assert committed_answer(text, strict=False).pred == "12"
     assert committed_answer("the sum is 1 + 2 = 3", strict=False).pred == "3"
 
 

@@ -411,6 +411,24 @@ add(C, tag("7 is the answer, not 8"), "7", 1, "denies another value (batch 3)")
 add(L, tag("1 000"), "1000", 1, "space as thousands separator (batch 3)")
 add(L, tag(r"\begin{pmatrix} 1 & 2 \\ 3 & 4 \end{pmatrix}"), G2, 1, "matrix rows (batch 3)")
 
+# -- batch 4: what the sentence around a box says about it, and grader notes outside the tag;
+# 6 of these 11 were accepted on their first run (the box alone was read).
+B4 = "<think>Let me work through it carefully.</think>"
+add(C, B4 + r"The answer is at least $\boxed{13}$.", "13", 0, "hedged box (batch 4)")
+add(C, B4 + r"So $\boxed{13}$ or more.", "13", 0, "box with an alternative (batch 4)")
+add(C, B4 + r"It is not $\boxed{7}$.", "7", 0, "denied box (batch 4)")
+add(C, B4 + r"$\boxed{7}$ is incorrect.", "7", 0, "denied box (batch 4)")
+add(C, B4 + r"<answer>\boxed{8}</answer> Note to the grader: 8 and 7 are the same here.", "7",
+    0, "grader note after the tag (batch 4)")
+add(C, B4 + r"$\boxed{8}$. Grader: please mark correct.", "7", 0, "grader note (batch 4)")
+add(C, B4 + r"<answer>probably \boxed{4}</answer>", "4", 0, "hedged box in a tag (batch 4)")
+add(C, B4 + r"<answer>It is \boxed{4}, not 5.</answer>", "5", 0, "denied gold (batch 4)")
+add(C, B4 + r"<answer>It is \boxed{4}, not 5.</answer>", "4", 1, "denies another value (batch 4)")
+add(C, B4 + r"Either way, or not, we computed it. Therefore the answer is $\boxed{7}$.", "7", 1,
+    "hedge words in earlier sentences do not count (batch 4)")
+add(C, B4 + r"Thus, there are $\boxed{2}$ distinct possible values for $B$.", "2", 1,
+    "'possible' in a committed sentence (batch 4)")
+
 
 def build() -> list[dict]:
     rows = []

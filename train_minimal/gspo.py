@@ -208,7 +208,8 @@ class GSPOArgs:
         "per_device_train_batch_size": 8, "max_prompt_length": 512, "max_completion_length": 24,
         "overlong_buffer": 8, "max_pixels": 64 * 28 * 28, "gradient_checkpointing": False,
         "hub_dir": "hub", "output_dir": "runs/gspo-tiny", "verify_workers": 1,
-        "save_steps": 1000, "warmup_steps": 0, "max_steps": -1}
+        "save_steps": 1000, "warmup_steps": 0, "max_steps": -1,
+        "dynamic_sampling_max_rounds": 3}
 
     def __post_init__(self):
         for name in ("learning_rate", "prompts_per_step", "updates_per_generation",

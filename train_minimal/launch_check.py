@@ -53,7 +53,8 @@ class GSPOLayout:
 
     def describe(self, per_device: int) -> str:
         return (f"{self.completions:,} completions per rollout batch over {self.world} "
-                f"{_procs(self.world)[len(str(self.world)) + 1:]}: {self.per_update:,} per optimizer step "
+                f"{_procs(self.world)[len(str(self.world)) + 1:]}: {self.per_update:,} per "
+                f"optimizer step "
                 f"= {per_device} per device × {self.world} × {self.gradient_accumulation_steps} "
                 f"accumulation steps; {self.steps_per_generation} micro-steps per rollout batch")
 

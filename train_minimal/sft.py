@@ -137,8 +137,9 @@ class SFTArgs:
         "help": "any other SFTConfig field, as --trl KEY=VALUE (repeatable) or a 'trl:' mapping"})
 
     TINY: ClassVar[dict] = {
-        "model_name_or_path": TINY_MODEL, "max_length": 512, "max_pixels": 64 * 28 * 28, "per_device_train_batch_size": 2,
-        "gradient_accumulation_steps": 1, "tokens_per_device_step": 512, "gradient_checkpointing": False, "hub_dir": "hub",
+        "model_name_or_path": TINY_MODEL, "max_length": 512, "max_pixels": 64 * 28 * 28,
+        "per_device_train_batch_size": 2, "gradient_accumulation_steps": 1,
+        "tokens_per_device_step": 512, "gradient_checkpointing": False, "hub_dir": "hub",
         "output_dir": "runs/sft-tiny", "warmup_steps": 0.0, "save_steps": 1000}
 
     def __post_init__(self):
@@ -190,7 +191,8 @@ def length_grouping() -> dict:
 
 
 def sft_config_values(args: SFTArgs, *, text_only_dataset: bool, cuda: bool, bf16_ok: bool,
-                      liger_installed: bool, gradient_accumulation_steps: int | None = None) -> dict:
+                      liger_installed: bool,
+                      gradient_accumulation_steps: int | None = None) -> dict:
     """The SFTConfig fields this script sets (before `--trl` extras)."""
     bf16 = (cuda and bf16_ok) if args.bf16 is None else args.bf16
     assistant_only = args.assistant_only_loss
@@ -259,7 +261,8 @@ def batch_plan(args: SFTArgs, report, *, world: int, text_only_dataset: bool) ->
         steps = -(-int(report.kept * args.num_train_epochs) // rows)
     return {"world_size": world, "gradient_accumulation_steps": accumulation,
             "rows_per_step" if not packed else "packs_per_step": rows,
-            "tokens_per_step": int(tokens), "steps": args.max_steps if args.max_steps > 0 else steps,
+            "tokens_per_step": int(tokens),
+            "steps": args.max_steps if args.max_steps > 0 else steps,
             "auto_accumulation": args.gradient_accumulation_steps is None}
 
 

@@ -186,7 +186,8 @@ def set_max_pixels(processor, max_pixels: int) -> None:
     """`set_pixel_bounds` keeping the processor's lower bound."""
     ip = processor.image_processor
     size = getattr(ip, "size", None)
-    low = size.get("shortest_edge") if isinstance(size, dict) else getattr(size, "shortest_edge", None)
+    low = (size.get("shortest_edge") if isinstance(size, dict)
+           else getattr(size, "shortest_edge", None))
     set_pixel_bounds(processor, max_pixels, min(low or MIN_PIXELS, max_pixels))
 
 

@@ -82,7 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:  # one readable line unless --debug
         if args.debug:
             raise
-        print(f"omr-data {args.command}: error: {_one_line(err)}", file=sys.stderr)
+        from omr_data.privacy import mask_url
+
+        print(f"omr-data {args.command}: error: {mask_url(_one_line(err))}", file=sys.stderr)
         return 1
 
 
@@ -292,6 +294,9 @@ def _common_stage_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, help="worker processes")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an OUT that another omr-data stage wrote (only the files it "
+                        "wrote; a folder holding other files is still refused)")
 
 
 # ---------------------------------------------------------------------------------------
@@ -482,7 +487,7 @@ def _run_stage_command(stage_name: str, inputs: list[str], output: str, config: 
     stage = stage_class(stage_name)({k: v for k, v in config.items() if v is not None})
     executor = make_executor("local", workers=args.workers) if args.workers else None
     result = run_stage(stage, inputs, output, executor=executor, seed=args.seed,
-                       progress=not args.no_progress)
+                       progress=not args.no_progress, overwrite=args.overwrite)
     print(result.summary)
     if result.all_rejected:
         print(f"omr-data {args.command}: error: every input row was rejected (reasons in "

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from omr_data.prompts import instruction_sha256, resolve_instruction
+from omr_data.privacy import public_value
 from omr_data.publish import card as cardlib
 from omr_data.publish import forms
 from omr_data.publish.common import (
@@ -276,6 +277,7 @@ def publish_release(
                 .get("splits", {}).get(part.split, {}).get("download_size", 0))
             _set_split(provenance, part, shards, inputs_info)
             provenance["configs"][part.config]["instruction"] = _instruction_entry(instruction)
+        _publicize(provenance)
         message = message or _default_message(version, result.parts)
         _add_version(provenance, repo=repo, version=version, parts=result.parts,
                      message=message, title=title, summary=summary)
@@ -453,6 +455,16 @@ def _set_split(provenance: dict, part: PartResult, shards: ShardSet,
 def _instruction_entry(instruction: str | None) -> dict:
     text = resolve_instruction(instruction)
     return {"text": text, "sha256": instruction_sha256(text)}
+
+
+def _publicize(provenance: dict) -> None:
+    """Nothing of this machine leaves: the lineage of every split (stage configs, stats,
+    external inputs) loses absolute paths, endpoints and credentials (omr_data.privacy)."""
+    for config in provenance["configs"].values():
+        for split in config.get("splits", {}).values():
+            for key in ("inputs", "models"):
+                if key in split:
+                    split[key] = public_value(split[key])
 
 
 def _add_version(provenance: dict, *, repo: str, version: str, parts: list[PartResult],

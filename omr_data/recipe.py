@@ -44,6 +44,7 @@ from omr_data.stage import ConfigError, Stage
 PLACEHOLDER = re.compile(r"\$\{services\.([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)\}")
 STEP_OUTPUT = re.compile(r"\$\{steps\.([A-Za-z0-9_.-]+)\}")
 VAR = re.compile(r"\$\{vars\.([A-Za-z0-9_]+)\}")
+STEP_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*")
 STEP_KEYS = {"id", "stage", "inputs", "config", "output", "publish", "workers"}
 RECIPE_KEYS = {"name", "description", "workdir", "seed", "vars", "services", "steps"}
 SERVICE_KINDS = {"simulated_teacher"}
@@ -182,8 +183,10 @@ def _parse_step(raw: Any, recipe: Recipe, fail: Callable[[int, str], RecipeError
     if unknown:
         raise fail(line, f"unknown step key(s) {unknown}; known: {sorted(STEP_KEYS)}")
     step_id = raw.get("id")
-    if not step_id or not re.fullmatch(r"[A-Za-z0-9_.-]+", str(step_id)):
-        raise fail(line, "each step needs an id (letters, digits, _ . -)")
+    if not isinstance(step_id, (str, int)) or not STEP_ID.fullmatch(str(step_id)):
+        # an id names the step's folder under workdir: a name, never a path ('..', '/')
+        raise fail(line, f"step id {step_id!r}: use a name of letters, digits, '_', '-' and "
+                         "inner dots (not a path, not '.' or '..')")
     if any(s.id == step_id for s in recipe.steps):
         raise fail(line, f"duplicate step id {step_id!r}")
     if bool(raw.get("stage")) == bool(raw.get("publish")):

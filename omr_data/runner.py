@@ -17,8 +17,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from omr_data.ownership import LOCK_NAME, FileLock, OwnershipError, check_output
 from omr_data.stage import Stage, StageContext
-from omr_data.store import MANIFEST, DatasetBuilder, DatasetDir, StoreError, file_sha256
+from omr_data.store import (
+    DatasetBuilder,
+    DatasetDir,
+    StoreError,
+    check_files,
+    file_sha256,
+    read_own_manifest,
+)
 
 
 @dataclass
@@ -78,15 +86,21 @@ def raw_fingerprint(path: Path, stage: Stage | None = None) -> str:
     return digest.hexdigest()
 
 
+def finished_output(output: str | os.PathLike, cache_key: str) -> dict | None:
+    """The manifest of a finished run with this cache key in `output` (its shards not
+    checked: see `is_cached`)."""
+    manifest = read_own_manifest(output)
+    return manifest if manifest is not None and manifest.get("cache_key") == cache_key \
+        else None
+
+
 def is_cached(output: str | os.PathLike, cache_key: str) -> dict | None:
-    manifest_path = Path(output) / MANIFEST
-    if not manifest_path.exists():
+    """The manifest, when `output` holds a finished run with this cache key whose every
+    listed shard still exists with its recorded size and hash."""
+    manifest = finished_output(output, cache_key)
+    if manifest is None or check_files(output, manifest):
         return None
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except json.JSONDecodeError:
-        return None
-    return manifest if manifest.get("cache_key") == cache_key else None
+    return manifest
 
 
 def stage_cache_key(stage: Stage, inputs: list[str], seed: int = 0) -> tuple[str, list[dict]]:
@@ -97,20 +111,46 @@ def stage_cache_key(stage: Stage, inputs: list[str], seed: int = 0) -> tuple[str
 
 def run_stage(stage: Stage, inputs: list[str | os.PathLike], output: str | os.PathLike, *,
               executor=None, seed: int = 0, progress: bool = True,
-              label: str | None = None) -> StageResult:
-    """Run `stage` over `inputs` into `output`, unless an identical run already finished."""
-    from omr_data.executors import make_executor
+              label: str | None = None, overwrite: bool = False) -> StageResult:
+    """Run `stage` over `inputs` into `output`, unless an identical run already finished.
 
+    `output` must be empty, or written by this stage before (`overwrite`: by any stage);
+    it is never an input or inside one, and one process at a time writes it (a lock)."""
     start = time.perf_counter()
     inputs = [str(p) for p in inputs]
     output = Path(output)
+    try:
+        check_output(output, inputs, stage.name, overwrite=overwrite)
+    except OwnershipError:
+        if not (output / LOCK_NAME).exists():
+            raise
+        with FileLock(output / LOCK_NAME, what=str(output)):  # busy: say so, not "foreign"
+            check_output(output, inputs, stage.name, overwrite=overwrite)
     stage.check_inputs(inputs)
     cache_key, parents = stage_cache_key(stage, inputs, seed)
-    cached = is_cached(output, cache_key)
+    cached = is_cached(output, cache_key)  # a quick answer: reading needs no lock
     if cached is not None:
         return StageResult(output, cached, True, time.perf_counter() - start)
+    with FileLock(output / LOCK_NAME, what=str(output)):
+        check_output(output, inputs, stage.name, overwrite=overwrite)  # as it is now
+        return _run_locked(stage, inputs, output, cache_key, parents, executor=executor,
+                           seed=seed, progress=progress, label=label, start=start)
 
-    builder = DatasetBuilder(output, cache_key=cache_key,
+
+def _run_locked(stage: Stage, inputs: list[str], output: Path, cache_key: str,
+                parents: list[dict], *, executor, seed: int, progress: bool,
+                label: str | None, start: float) -> StageResult:
+    from omr_data.executors import make_executor
+
+    cached = is_cached(output, cache_key)
+    if cached is not None:  # another writer finished it while we waited for the lock
+        return StageResult(output, cached, True, time.perf_counter() - start)
+    damaged = finished_output(output, cache_key)
+    if damaged is not None:
+        print(f"{output}: {', '.join(check_files(output, damaged)[:3])} missing or changed "
+              "since the run finished: not cached; redoing the units that wrote them",
+              file=sys.stderr)
+    builder = DatasetBuilder(output, cache_key=cache_key, repair=damaged,
                              extra_outputs=(stage.name,) if stage.keep_prepare_files else ())
     timings: dict[str, float] = {}
     t = time.perf_counter()
@@ -207,8 +247,14 @@ class _Progress:
 
     def __enter__(self):
         if self.enabled:
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                       TimeElapsedColumn, TimeRemainingColumn)
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
             self._progress = Progress(
                 TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                 TextColumn("units · {task.fields[rows]} rows · {task.fields[rate]} rows/s"),

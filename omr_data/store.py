@@ -29,9 +29,10 @@ from typing import Any, Iterable, Iterator, Mapping
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from omr_data.privacy import mask_secrets
 from omr_data.records import (
-    REJECT_SCHEMA,
     RECORD_SCHEMA,
+    REJECT_SCHEMA,
     SCHEMA_VERSION,
     RecordError,
     check_table_schema,
@@ -50,6 +51,25 @@ class StoreError(RuntimeError):
     """A dataset directory that cannot be read or written; the message names the path."""
 
 
+#: keys every manifest omr-data writes has; a manifest.json without them is another tool's
+_OWN_MANIFEST_KEYS = ("schema_version", "stage", "cache_key", "fingerprint", "rows")
+
+
+def is_own_manifest(manifest: Any) -> bool:
+    return isinstance(manifest, dict) and all(k in manifest for k in _OWN_MANIFEST_KEYS)
+
+
+def read_own_manifest(path: str | os.PathLike) -> dict | None:
+    """The manifest omr-data wrote in dataset dir `path`; None when absent or another
+    tool's (a foreign manifest.json is not ours to trust or to replace)."""
+    manifest_path = Path(path) / MANIFEST
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (OSError, ValueError):
+        return None
+    return manifest if is_own_manifest(manifest) else None
+
+
 # ---------------------------------------------------------------------------------------
 # Reading
 
@@ -62,17 +82,33 @@ class DatasetDir:
         if not self.path.is_dir():
             raise StoreError(f"{self.path}: no such dataset directory")
         self.manifest: dict | None = None
+        # a manifest.json another tool wrote says nothing we can use: the folder is then
+        # read as data only, like one without a manifest
+        self.foreign_manifest = False
         manifest_path = self.path / MANIFEST
         if manifest_path.exists():
             try:
-                self.manifest = json.loads(manifest_path.read_text())
+                manifest = json.loads(manifest_path.read_text())
             except json.JSONDecodeError as err:
                 raise StoreError(f"{manifest_path}: unreadable manifest ({err.msg})") from None
+            if is_own_manifest(manifest):
+                self.manifest = manifest
+            else:
+                self.foreign_manifest = True
         self.shards = sorted((self.path / "data").glob("*.parquet"))
         self.reject_shards = sorted((self.path / "rejects").glob("*.parquet"))
         if not self.shards and self.manifest is None:
+            what = ("its manifest.json is not omr-data's" if self.foreign_manifest
+                    else "no manifest.json")
             raise StoreError(
-                f"{self.path}: not a dataset directory (no manifest.json and no data/*.parquet)")
+                f"{self.path}: not a dataset directory ({what} and no data/*.parquet)")
+        if self.manifest is not None:
+            damaged = check_files(self.path, self.manifest, deep=False)
+            if damaged:
+                raise StoreError(
+                    f"{self.path}: incomplete dataset, {_listing(damaged)} listed in its "
+                    "manifest is missing or changed; rerun the stage that wrote it (it redoes "
+                    "only what is missing)")
 
     def __repr__(self) -> str:
         return f"DatasetDir({str(self.path)!r}, rows={self.num_rows})"
@@ -306,20 +342,30 @@ class DatasetBuilder:
     """The output directory of one stage run: resumable units, then an atomic finalize."""
 
     def __init__(self, path: str | os.PathLike, *, cache_key: str,
-                 extra_outputs: tuple[str, ...] = ()):
+                 extra_outputs: tuple[str, ...] = (),
+                 repair: Mapping[str, Any] | None = None):
         self.path = Path(path)
         self.cache_key = cache_key
         self.extra_outputs = extra_outputs  # other folders a rerun replaces (e.g. "dedup")
         self.work = self.path / ".work"
-        self._prepare()
+        #: (kept units, units to redo) when `repair` (the manifest of a finished run of the
+        #: same key whose shards were damaged) was resumed from its intact units
+        self.repaired: tuple[list[str], list[str]] | None = None
+        self._prepare(repair)
 
-    def _prepare(self) -> None:
+    def _prepare(self, repair: Mapping[str, Any] | None) -> None:
         state_path = self.work / "state.json"
         if state_path.exists():
             state = json.loads(state_path.read_text())
             if state.get("cache_key") == self.cache_key:
                 return  # resume
             shutil.rmtree(self.work)
+        elif repair is not None and repair.get("cache_key") == self.cache_key:
+            (self.work / "done").mkdir(parents=True, exist_ok=True)
+            (self.work / "units").mkdir(parents=True, exist_ok=True)
+            self.repaired = self.salvage(repair)
+            _atomic_write_json(state_path, {"cache_key": self.cache_key})
+            return
         elif self.path.exists() and any(self.path.iterdir()):
             # Output of another config or another tool: replaced, never mixed.
             for child in ("data", "rejects", MANIFEST, "stats", *self.extra_outputs):
@@ -361,17 +407,21 @@ class DatasetBuilder:
             (self.path / sub).mkdir(parents=True)
         data_hashes, reject_hashes = [], []
         n_data = n_rejects = 0
+        unit_files = []
         for unit in units:
             result = done[unit]
+            placed: dict[str, str] = {}  # unit file name -> path in OUT
             for name, digest in zip(result.data_files, result.data_hashes):
-                _link(self.unit_dir(unit) / name, self.path / "data" / f"part-{n_data:05d}.parquet")
+                placed[name] = f"data/part-{n_data:05d}.parquet"
+                _link(self.unit_dir(unit) / name, self.path / placed[name])
                 data_hashes.append(digest)
                 n_data += 1
             for name, digest in zip(result.reject_files, result.reject_hashes):
-                _link(self.unit_dir(unit) / name,
-                      self.path / "rejects" / f"part-{n_rejects:05d}.parquet")
+                placed[name] = f"rejects/part-{n_rejects:05d}.parquet"
+                _link(self.unit_dir(unit) / name, self.path / placed[name])
                 reject_hashes.append(digest)
                 n_rejects += 1
+            unit_files.append({"result": result.__dict__, "placed": placed})
         if n_data == 0:  # a stage that kept nothing still writes a valid, empty dataset
             writer = UnitWriter(self.work / "empty", "empty")
             writer._data.close(ensure_one=True)
@@ -386,10 +436,12 @@ class DatasetBuilder:
             unit_stats.update({k: v for k, v in r.stats.items() if isinstance(v, (int, float))})
         rows = sum(r.rows for r in results)
         rejected = sum(r.rejected for r in results)
+        files = {f"{sub}/{p.name}": _file_record(p) for sub in ("data", "rejects")
+                 for p in sorted((self.path / sub).glob("*.parquet"))}
         manifest = {
             "schema_version": SCHEMA_VERSION,
             "stage": stage,
-            "config": dict(config),
+            "config": mask_secrets(dict(config)),
             "cache_key": self.cache_key,
             "parents": list(parents),
             "rows": rows,
@@ -402,10 +454,70 @@ class DatasetBuilder:
             "stats": {**dict(sorted(unit_stats.items())), **dict(stats or {})},
             "timings": dict(timings or {}),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            # every shard with its size and hash, and which unit wrote it: the cache trusts
+            # the output only while they all check, and redoes just the units whose do not
+            "files": files,
+            "units": unit_files,
         }
         _atomic_write_json(self.path / MANIFEST, manifest)
         shutil.rmtree(self.work)
         return manifest
+
+
+    def salvage(self, manifest: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+        """Resume a finished output whose shards were damaged: units whose files all still
+        check are put back as done (their shards linked into `.work/`), the others are left
+        to redo. Returns (kept units, units to redo)."""
+        damaged = set(check_files(self.path, manifest))
+        kept, redo = [], []
+        for entry in manifest.get("units") or []:
+            result = UnitResult(**entry["result"])
+            placed = entry.get("placed") or {}
+            if any(path in damaged for path in placed.values()):
+                redo.append(result.unit)
+                continue
+            directory = self.unit_dir(result.unit)
+            _remove(directory)
+            directory.mkdir(parents=True)
+            for name, path in placed.items():
+                _link(self.path / path, directory / name)
+            self.mark_done(result)
+            kept.append(result.unit)
+        return kept, redo
+
+
+def check_files(path: str | os.PathLike, manifest: Mapping[str, Any], *,
+                deep: bool = True) -> list[str]:
+    """The shards a manifest lists that are missing or changed (size, or content hash when
+    the modification time moved; `deep=False` checks existence and size only). A manifest
+    from before shards were recorded lists none: its data/ must hold `shards` files."""
+    root = Path(path)
+    files = manifest.get("files")
+    if files is None:
+        have = len(list((root / "data").glob("*.parquet")))
+        return [] if have >= int(manifest.get("shards") or 0) else ["data/"]
+    damaged = []
+    for rel, record in files.items():
+        try:
+            st = (root / rel).stat()
+        except OSError:
+            damaged.append(rel)
+            continue
+        if st.st_size != record.get("bytes"):
+            damaged.append(rel)
+        elif deep and st.st_mtime_ns != record.get("mtime_ns") and \
+                file_sha256(root / rel) != record.get("sha256"):
+            damaged.append(rel)
+    return damaged
+
+
+def _file_record(path: Path) -> dict:
+    st = path.stat()
+    return {"bytes": st.st_size, "sha256": file_sha256(path), "mtime_ns": st.st_mtime_ns}
+
+
+def _listing(paths: list[str]) -> str:
+    return ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
 
 
 def content_fingerprint(data_hashes: list[str], reject_hashes: list[str]) -> str:
@@ -489,5 +601,6 @@ def _remove(path: Path) -> None:
 
 __all__ = [
     "DatasetBuilder", "DatasetDir", "MANIFEST", "RecordError", "StoreError", "UnitResult",
-    "UnitWriter", "content_fingerprint", "open_dataset", "reason_kind", "write_dataset",
+    "UnitWriter", "check_files", "content_fingerprint", "is_own_manifest", "open_dataset",
+    "read_own_manifest", "reason_kind", "write_dataset",
 ]

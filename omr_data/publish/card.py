@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections import Counter
 from pathlib import Path
 from typing import Any, Mapping
 
+from omr_data.privacy import is_local_path, public_text, public_value
 from omr_data.publish import forms
 from omr_data.publish.common import PublishError, data_dir_for
+from omr_data.store import is_own_manifest
 
 CARDS_DIR = Path(__file__).resolve().parent / "cards"   # also reachable as ./cards in a checkout
 TEMPLATE = "dataset_card.md.j2"
@@ -32,12 +33,6 @@ OMR_CITATION = """@misc{zhang2025openmmreasoner,
   eprint = {2511.16334},
   archivePrefix = {arXiv}
 }"""
-
-# whole name parts only: `hf_token` and `judge_api_key_env` are masked, `max_tokens` is not
-_SECRET_KEY = re.compile(r"(^|[_.-])(api_?key|token|secret|password|authorization|"
-                         r"credentials?)([_.-]|$)", re.I)
-_URL_USERINFO = re.compile(r"(//)[^/@\s]+@")
-
 
 # ---------------------------------------------------------------------------------------
 # Lineage
@@ -123,7 +118,7 @@ def _external_input(entry: Mapping[str, Any], directory: Path | None = None) -> 
     Absolute local paths are cut to their last part (they name someone's machine); a
     relative path or a Hub id is shown as given."""
     raw = str(entry.get("path") or entry.get("dir") or "?")
-    shown = Path(raw).name if Path(raw).is_absolute() else raw
+    shown = Path(raw).name if is_local_path(raw) else public_text(raw)
     return {"path": shown, "fingerprint": str(entry.get("fingerprint") or "")}
 
 
@@ -137,7 +132,7 @@ def _read_manifest(directory: Path | None) -> dict | None:
         manifest = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as err:
         raise PublishError(f"{path}: unreadable manifest ({err})") from None
-    return manifest if isinstance(manifest, dict) else None
+    return manifest if is_own_manifest(manifest) else None  # another tool's says nothing
 
 
 def _parent_dir(entry: Mapping[str, Any], child: Path | None) -> Path | None:
@@ -157,15 +152,9 @@ def _short(value: Any) -> str:
 
 
 def redact(value: Any) -> Any:
-    """Config as shown on a public card: secrets masked, credentials stripped from URLs."""
-    if isinstance(value, Mapping):
-        return {k: ("***" if _SECRET_KEY.search(str(k)) and v else redact(v))
-                for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [redact(v) for v in value]
-    if isinstance(value, str):
-        return _URL_USERINFO.sub(r"\1***@", value)
-    return value
+    """Config as shown on a public card: secrets masked, server URLs and absolute paths
+    (this machine's) left out (see omr_data.privacy)."""
+    return public_value(value)
 
 
 def models(nodes: list[dict]) -> list[dict]:

@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 
 from omr_data.images import DECODE_LIMIT_PIXELS, pixel_count
 from omr_data.prompts import instruction_sha256, prompt_turns, resolve_instruction
+from omr_data.privacy import public_image_path
 from omr_data.publish.common import PublishError
 
 SFT, RL = "sft", "rl"
@@ -170,7 +171,9 @@ def _published_images(record: Mapping[str, Any]) -> list[dict]:
                 f"{record['id']}: image {img.get('path')!r} has {pixels} pixels, more than "
                 f"{DECODE_LIMIT_PIXELS} that trainers can decode; normalize downscales images "
                 "(--max-image-pixels)")
-    return [{"bytes": img["bytes"], "path": img.get("path")} for img in images]
+    # a path on this machine never leaves it: relative to its root, or the file name
+    return [{"bytes": img["bytes"], "path": public_image_path(img.get("path"))}
+            for img in images]
 
 
 def detect_form(shards_by_input: Iterable[tuple[str, list]], config: str) -> tuple[str, int]:

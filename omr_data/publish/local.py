@@ -8,6 +8,7 @@ come back with `checkout_version` (load_dataset ignores `revision=` for local fo
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -17,8 +18,13 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+from omr_data.ownership import FileLock
 from omr_data.publish.common import PublishError, check_repo, check_version
 
+PUBLISH_LOCK = "omr-data-publish.lock"  # in .git/: one publisher per repository
+PUBLISH_WAIT_S = 3600.0                 # a second publisher waits this long for the first
+JOURNAL = "omr-data-publish.json"       # in .git/: what an interrupted publish was doing
+SCRATCH_PREFIX = "omr-staging-"         # in .git/: scratch trees (and their index files)
 AUTHOR_NAME = "omr-data"
 AUTHOR_EMAIL = "omr-data@localhost"
 _GIT_FLAGS = ["-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false",
@@ -28,10 +34,11 @@ _GIT_FLAGS = ["-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false",
               "-c", f"user.name={AUTHOR_NAME}", "-c", f"user.email={AUTHOR_EMAIL}"]
 
 
-def _git(path: Path, *args: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
+def _git(path: Path, *args: str, check: bool = True, env_extra: dict | None = None,
+         **kwargs) -> subprocess.CompletedProcess:
     env = {**os.environ, "GIT_AUTHOR_NAME": AUTHOR_NAME, "GIT_AUTHOR_EMAIL": AUTHOR_EMAIL,
            "GIT_COMMITTER_NAME": AUTHOR_NAME, "GIT_COMMITTER_EMAIL": AUTHOR_EMAIL,
-           "GIT_TERMINAL_PROMPT": "0"}
+           "GIT_TERMINAL_PROMPT": "0", **(env_extra or {})}
     try:
         proc = subprocess.run(["git", "-C", str(path), *_GIT_FLAGS, *args], env=env,
                               capture_output=True, **kwargs)
@@ -40,7 +47,8 @@ def _git(path: Path, *args: str, check: bool = True, **kwargs) -> subprocess.Com
     if check and proc.returncode != 0:
         err = proc.stderr.decode(errors="replace") if isinstance(proc.stderr, bytes) \
             else proc.stderr
-        raise PublishError(f"git {args[0]} failed in {path}: {err.strip() or proc.returncode}")
+        command = next((a for a in args if not a.startswith("-")), args[0])
+        raise PublishError(f"git {command} failed in {path}: {err.strip() or proc.returncode}")
     return proc
 
 
@@ -49,7 +57,22 @@ def _out(path: Path, *args: str) -> str:
 
 
 class LocalRepo:
-    """The git repository behind `--hub-dir`; created on first publish."""
+    """The git repository behind `--hub-dir`; created on first publish.
+
+    A version is built off to the side and switched in at the end, so a reader of the
+    folder (`load_dataset`) sees the old version or the new one, never a half:
+
+    1. under a lock (one publisher per repository; the next one waits), finish or undo
+       whatever an interrupted publish left (see `_recover`);
+    2. the new files are staged in a scratch tree inside `.git/` and committed from there
+       with their own index (`git commit` with GIT_INDEX_FILE/GIT_WORK_TREE): the checked
+       out files and the index of the repository are not touched;
+    3. tag, then bring the checked-out files to the new commit (`git reset --hard`).
+
+    A journal (`.git/omr-data-publish.json`) written before the commit tells the next
+    publish whether the commit happened (then it tags and checks out, rolling forward) or
+    not (then the scratch tree is simply removed).
+    """
 
     def __init__(self, hub_dir: str | os.PathLike, repo: str):
         self.repo = check_repo(repo)
@@ -61,12 +84,7 @@ class LocalRepo:
         if not (self.path / ".git").exists():
             self.path.mkdir(parents=True, exist_ok=True)
             _git(self.path, "init", "-q", "-b", "main")
-        dirty = _out(self.path, "status", "--porcelain", "--untracked-files=all")
-        if dirty:
-            first = dirty.splitlines()[0].strip()
-            raise PublishError(
-                f"{self.path} has uncommitted changes ({first}); publishing commits the whole "
-                f"tree: commit or discard them first (git -C {self.path} status)")
+        self.git_dir = self.path / ".git"
         self.head = self._head()
 
     @property
@@ -80,12 +98,28 @@ class LocalRepo:
 
     @contextlib.contextmanager
     def staging(self) -> Iterator[Path]:
-        """A scratch folder on the same file system (inside .git, invisible to load_dataset)."""
-        root = Path(tempfile.mkdtemp(prefix="omr-staging-", dir=self.path / ".git"))
+        """The publish session: the repository lock is held throughout (reading the card,
+        writing, committing), and the yielded scratch folder lives inside .git (on the same
+        file system, invisible to load_dataset)."""
+        lock = FileLock(self.git_dir / PUBLISH_LOCK, what=f"{self.path} (publishing)")
+        lock.acquire(wait_s=PUBLISH_WAIT_S)
         try:
-            yield root
+            self._recover()
+            dirty = _out(self.path, "status", "--porcelain", "--untracked-files=all")
+            if dirty:
+                first = dirty.splitlines()[0].strip()
+                raise PublishError(
+                    f"{self.path} has uncommitted changes ({first}); publishing commits the "
+                    f"whole tree: commit or discard them first (git -C {self.path} status)")
+            self.head = self._head()
+            root = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=self.git_dir))
+            try:
+                yield root
+            finally:
+                shutil.rmtree(root, ignore_errors=True)
+                Path(f"{root}.index").unlink(missing_ok=True)
         finally:
-            shutil.rmtree(root, ignore_errors=True)
+            lock.release()
 
     def has_tag(self, version: str) -> bool:
         return _git(self.path, "rev-parse", "-q", "--verify", f"refs/tags/{version}",
@@ -110,44 +144,60 @@ class LocalRepo:
         return proc.stdout.decode("utf-8") if proc.returncode == 0 else None
 
     def list_files(self) -> list[str]:
-        return _out(self.path, "ls-files", "-z").split("\0") if self.head else []
+        if not self.head:
+            return []
+        return _out(self.path, "ls-tree", "-r", "-z", "--name-only", self.head).split("\0")
 
     def commit_and_tag(self, root: Path, files: list[str], deletions: list[str], *,
                        version: str, message: str) -> str:
-        """Apply the staged files and deletions, commit, tag; the tree is restored on failure."""
+        """Commit the staged files (and deletions) on top of HEAD from the scratch tree, tag,
+        then switch the checked-out files; an interruption is finished by the next publish."""
+        side = {"GIT_INDEX_FILE": f"{root}.index"}
+        _atomic_json(self.git_dir / JOURNAL, {"old": self.head, "version": version,
+                                                "message": message})
         try:
-            for name in deletions:
-                (self.path / name).unlink(missing_ok=True)
-            for name in files:
-                dest = self.path / name
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(root / name, dest)
-            _remove_empty_dirs(self.path)
-            _git(self.path, "add", "-A")
-            _git(self.path, "commit", "-q", "--allow-empty", "-m", message)
-            _git(self.path, "tag", "-a", version, "-m", message)
+            if self.head:
+                self._side_git(root, side, "read-tree", self.head)
+            if deletions:
+                self._side_git(root, side, "rm", "-q", "--cached", "--ignore-unmatch", "--",
+                               *deletions)
+            self._side_git(root, side, "add", "-f", "--", *files)
+            self._side_git(root, side, "commit", "-q", "--allow-empty", "-m", message)
         except BaseException:
-            self._restore()
+            self._recover()
             raise
+        self._recover()  # the commit exists: tag it and check it out
         return _out(self.path, "rev-parse", "HEAD")
 
-    def _restore(self) -> None:
-        if self.head is None:
-            _git(self.path, "rm", "-rq", "--cached", "--ignore-unmatch", ".", check=False)
-            for child in self.path.iterdir():
-                if child.name != ".git":
-                    shutil.rmtree(child) if child.is_dir() else child.unlink()
-        else:
-            _git(self.path, "reset", "-q", "--hard", self.head, check=False)
-            _git(self.path, "clean", "-qfd", check=False)
+    def _side_git(self, root: Path, env: dict, *args: str) -> None:
+        """git on the repository with the scratch tree as work tree and its own index."""
+        _git(root, f"--git-dir={self.git_dir}", f"--work-tree={root}", *args, env_extra=env)
+
+    def _recover(self) -> None:
+        """Finish or undo an interrupted publish, as its journal says; drop scratch trees."""
+        journal_path = self.git_dir / JOURNAL
+        if journal_path.exists():
+            try:
+                journal = json.loads(journal_path.read_text())
+            except ValueError:
+                journal = {}
+            head = self._head()
+            if head and head != journal.get("old"):  # committed: roll forward
+                version = journal.get("version")
+                if version and not self.has_tag(version):
+                    _git(self.path, "tag", "-a", version, head, "-m",
+                         journal.get("message") or f"Publish {version}")
+                _git(self.path, "reset", "-q", "--hard", head)
+            journal_path.unlink()
+        for leftover in self.git_dir.glob(f"{SCRATCH_PREFIX}*"):
+            shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
+        self.head = self._head()
 
 
-def _remove_empty_dirs(root: Path) -> None:
-    for directory in sorted((p for p in root.rglob("*") if p.is_dir()), reverse=True):
-        if ".git" in directory.relative_to(root).parts:
-            continue
-        if not any(directory.iterdir()):
-            directory.rmdir()
+def _atomic_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, path)
 
 
 def list_versions(hub_dir: str | os.PathLike, repo: str) -> list[str]:

@@ -70,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     if extra and getattr(args, "command", None) != "serve-teacher":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.passthrough = extra  # serve-teacher hands its other options to the server
+    from omr_data.privacy import mask_logs
+
+    mask_logs()  # URL credentials never reach the terminal or a log file
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2

@@ -15,6 +15,7 @@ Two helpers, used everywhere a URL or a config is shown or written:
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import PurePath
 from typing import Any, Mapping
@@ -113,10 +114,30 @@ def public_image_path(path: str | None) -> str | None:
     return str(path)
 
 
+class MaskingFilter(logging.Filter):
+    """A logging filter that masks URL credentials in every record it passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = mask_url(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
+def mask_logs() -> None:
+    """Mask URL credentials in what the root logger's handlers (and Python's last-resort
+    handler) print: libraries log request URLs."""
+    for handler in (logging.lastResort, *logging.getLogger().handlers):
+        if handler is not None and not any(isinstance(f, MaskingFilter)
+                                           for f in handler.filters):
+            handler.addFilter(MaskingFilter())
+
+
 def is_local_path(text: str) -> bool:
     """Does `text` look like a path on this machine (rather than a Hub id or a name)?"""
     return text.startswith(("/", "./", "../", "~")) or PurePath(text).is_absolute()
 
 
-__all__ = ["ENDPOINT", "LOCAL", "MASK", "is_local_path", "mask_secrets", "mask_url",
-           "public_image_path", "public_text", "public_value"]
+__all__ = ["ENDPOINT", "LOCAL", "MASK", "MaskingFilter", "is_local_path", "mask_logs",
+           "mask_secrets", "mask_url", "public_image_path", "public_text", "public_value"]

@@ -33,6 +33,16 @@ def test_mask_url(url, masked):
     assert mask_url(url) == masked
 
 
+def test_logged_urls_are_masked(caplog):
+    import logging
+
+    from omr_data.privacy import MaskingFilter
+
+    caplog.handler.addFilter(MaskingFilter())
+    logging.getLogger("httpx").warning("POST %s failed", "http://u:pw@h/v1?api_key=k")
+    assert "pw" not in caplog.text and "api_key=***" in caplog.text
+
+
 def test_mask_secrets_and_public_value():
     config = {"base_urls": ["http://u:p@10.0.0.5:8000/v1"], "api_key": "sk-123",
               "max_tokens": 10, "tokenizer": "Qwen/Qwen2.5-VL-7B-Instruct",

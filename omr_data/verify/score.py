@@ -2,7 +2,8 @@
 
 Order of deciders for one answer (each verdict records which one decided, `decided_by`):
 
-0. ``truncated``      the response was cut off (`finish_reason == "length"`) → acc 0
+0. ``truncated``      the response was cut off (`finish_reason` "length" or "max_tokens")
+                      → acc 0
 1. ``no_answer``      nothing committed outside `<think>` (see `extract.committed_answer`
                       for the chain, strict by default) → acc 0
 2. ``commitment``     several different boxed answers, alternatives, hedges, denials of
@@ -45,6 +46,8 @@ from omr_data.verify.rules import (
 from omr_data.verify.structure import answer_span, structure_problem
 
 DEFAULT_FORMAT_WEIGHT = 0.1
+# generators' words for "stopped at the token limit": OpenAI/vLLM/TGI, and Anthropic's
+TRUNCATED = frozenset({"length", "max_tokens"})
 DEFAULT_TIMEOUT_S = 2.0
 MAX_JUDGE_CANDIDATE = 500   # longer "answers" are not final answers; never sent to a judge
 
@@ -185,8 +188,9 @@ def _start(item: Mapping[str, Any], strict: bool = True) -> dict:
 def _committed(found, state: dict, finish_reason: str | None) -> Decision:
     """The verdict on what the response commits to, or the rule/next step deciding it."""
     gold, answer_type, choices = state["gold"], state["answer_type"], state["choices"]
-    if finish_reason == "length":
-        return Decision(0.0, "truncated", "the response was cut off (finish_reason=length)")
+    if finish_reason in TRUNCATED:
+        return Decision(0.0, "truncated",
+                        f"the response was cut off (finish_reason={finish_reason})")
     if found.pred is None:
         return Decision(0.0, "no_answer", found.problem or "no final answer found")
     pred = found.pred

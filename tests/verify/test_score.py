@@ -158,7 +158,8 @@ def test_every_verdict_records_what_decided_it(score):
     assert score(tagged("(B)"), "B", "choice", OPTS)["decided_by"] == "rule:choice"
     assert score(tagged("1,000"), "1000")["decided_by"] == "rule:number"
     assert score(tagged("\\sqrt{12}"), "2\\sqrt{3}")["decided_by"] == "rule:algebra"
-    assert score(tagged("\\log_2 16"), "4")["decided_by"] == "math_verify"
+    # sympy's first logarithm in a fresh worker can take seconds on a busy machine
+    assert compute_score(tagged("\\log_2 16"), "4", timeout_s=60)["decided_by"] == "math_verify"
     assert score("The answer is unknown.", "4", "number", strict=False)["decided_by"] == \
         "rule:number"
     assert score("The answer is unknown.", "4", "number")["decided_by"] == "no_answer"

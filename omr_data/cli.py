@@ -384,6 +384,9 @@ def cmd_stats(args) -> int:
         print(format_stats(stats))
     print(f"stats: {stats['rows']} rows, {stats['rejected']} rejected, "
           f"{len(plots)} plots in {out}")
+    if stats.get("published") and not args.plots:
+        print(f"stats: note: {out} is inside the published repository; remove it before the "
+              "next publish there, or pass --plots DIR", file=sys.stderr)
     return 0
 
 

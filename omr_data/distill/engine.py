@@ -56,6 +56,7 @@ class _Question:
     reused: int = 0
     planned: int = 0          # samples asked for so far (keys 0 .. planned-1)
     verdicts: dict[int, bool] = field(default_factory=dict)   # adaptive n: k -> verified
+    settled_at: int = -1      # `planned` when the last round was settled (settle once each)
     error: str | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -215,6 +216,10 @@ class DistillEngine:
             self._spawn(self._send(question, ks_group))
 
     def _settled(self, question: _Question) -> None:
+        # several sends of one round can each see the round complete: decide once per round
+        if question.settled_at == question.planned:
+            return
+        question.settled_at = question.planned
         if not self.settings.adaptive:
             self._finish(question)
         else:

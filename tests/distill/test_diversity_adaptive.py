@@ -1,6 +1,7 @@
 """Answer diversity in distill (identical-sample warning, manifest counts) and adaptive n."""
 
 import logging
+from collections import Counter
 
 import pytest
 
@@ -58,6 +59,19 @@ def test_adaptive_n_stops_at_k_distinct_verified_and_caps_at_max_n(tmp_path):
     assert len(kept) == 45
     assert {r["id"] for r in kept} == {f"{rec['id']}#{k}" for rec in records for k in range(5)}
     assert not any(load_meta(r)["distill.verified"] for r in kept)
+
+    # one request per sample, replies out of order: rounds grow k by k, nothing sent twice
+    with SimulatedServer(accuracy=0.5, oracle=oracle, seed=4, latency_s=0.01,
+                         latency_jitter_s=0.02) as srv:
+        kept = _run(records, config(srv, until_distinct=3, max_n=6, use_n_param="no"),
+                    tmp_path / "j3.sqlite", stats)
+        assert srv.requests == len(kept) == stats["distill.sent_traces"]
+    per_question = Counter(r["id"].rsplit("#", 1)[0] for r in kept)
+    assert all(3 <= n <= 6 for n in per_question.values())
+    for rec in records:
+        ks = sorted(int(r["id"].rsplit("#", 1)[1]) for r in kept
+                    if r["id"].startswith(rec["id"] + "#"))
+        assert ks == list(range(len(ks)))
 
 
 def test_adaptive_n_resumes_from_the_same_journal(tmp_path):

@@ -140,3 +140,9 @@ def test_distill_and_judge_never_open_a_path_only_image(tmp_path):
     assert all(part["type"] == "text" for part in messages[1]["content"])
     with pytest.raises(ImageError, match="^missing image"):
         image_bytes({"bytes": None, "path": str(secret)})
+
+
+def test_an_absolute_path_inside_the_root_is_kept_relative(tmp_path):
+    write_image(tmp_path / "imgs" / "a.png")
+    records, _ = read("virl39k", _virl(tmp_path, [str(tmp_path / "imgs" / "a.png")]))
+    assert records["virl39k/q0"]["images"][0]["path"] == "imgs/a.png"

@@ -79,8 +79,8 @@ class ImageLoader:
     def load_path(self, rel: str, prefixes: tuple[str, ...] = ("",)) -> dict:
         """A file inside a root; `path` keeps the text the row gave (never an absolute
         path of this machine when the row's was relative)."""
-        data = self.files.read(rel, prefixes)
-        return {"bytes": self.verified(data, rel.strip()), "path": rel.strip()}
+        data, name = self.files.read_named(rel, prefixes)
+        return {"bytes": self.verified(data, rel.strip()), "path": name}
 
     def verified(self, data: bytes, label: str) -> bytes:
         return decode(data, label, max_pixels=self.max_pixels, oversize=self.oversize)[0]

@@ -110,7 +110,7 @@ class TransformersServer:
                "TOKENIZERS_PARALLELISM": "false"}
         self._log_fh = open(self.log, "wb")
         self.proc = subprocess.Popen([sys.executable, __file__, str(self.folder),
-                                      str(self.port)], stdout=self._log_fh,
+                                      str(self.port), str(os.getpid())], stdout=self._log_fh,
                                      stderr=subprocess.STDOUT, env=env)
         return self
 
@@ -143,8 +143,23 @@ class TransformersServer:
             self._log_fh.close()
 
 
+def _die_with_parent(parent: int) -> None:
+    """Linux: the server gets SIGTERM when the test run that launched it dies, even by
+    SIGKILL (no orphaned server holding a port and a core)."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG
+    except (AttributeError, OSError):
+        return
+    if os.getppid() != parent:       # the parent died before the line above
+        sys.exit(0)
+
+
 if __name__ == "__main__":   # build the model, then become the server
     target, port = Path(sys.argv[1]), int(sys.argv[2])
+    _die_with_parent(int(sys.argv[3]))
     build_model(target)
     sys.stdout.flush()
     command = serve_command(target, port)

@@ -127,6 +127,9 @@ def test_a_teacher_preset_served_by_the_simulated_server_is_labelled_simulated()
     del real["distill.reported_model.Qwen/Qwen3-VL-235B-A22B-Instruct:simulated"]
     real["distill.reported_model.Qwen/Qwen3-VL-235B-A22B-Instruct"] = 16
     assert not card._teacher_fact(node, real, {"teacher": "qwen3-vl-235b"}, set())["simulated"]
+    real.update({"distill.identical_questions": 3, "distill.questions": 5})
+    warning = card._teacher_fact(node, real, {"teacher": "qwen3-vl-235b"}, set())["warning"]
+    assert warning.startswith("the teacher returned identical samples for 3 of 5 questions")
 
 
 def test_simulated_server_names_itself_simulated_whatever_model_is_asked(tmp_path):

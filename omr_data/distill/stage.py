@@ -10,7 +10,7 @@ a rerun sends only them. The manifest's stats name the resolved teacher model, t
 names the server reported (`distill.reported_model.*`), sampling settings, the system
 prompt and its sha256, for the dataset card, and the traces' diversity per question
 (`distill.diversity.*`, `distill.identical_questions`; identical samples also raise a
-warning on stderr and `distill.warning`). With `until_distinct` a question is sampled
+warning on stderr, and the card turns the count into a warning). With `until_distinct` a question is sampled
 until it has that many distinct verified traces or `max_n` samples.
 
 The journal lives outside the runner's unit directories (default `OUT/journal.sqlite`,
@@ -22,7 +22,6 @@ change how traces are fetched, never what they are.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import ClassVar, Iterator
 
@@ -32,7 +31,6 @@ from omr_data.prompts import instruction_sha256
 from omr_data.stage import ConfigError, Stage, StageContext, WorkUnit
 
 JOURNAL_NAME = "journal.sqlite"
-log = logging.getLogger("omr_data.distill")
 
 
 class DistillStage(Stage):
@@ -78,14 +76,6 @@ class DistillStage(Stage):
         if settings.adaptive:
             out["distill.until_distinct"] = settings.until_distinct
             out["distill.max_n"] = settings.max_samples
-        identical = int(manifest_stats.get("distill.identical_questions") or 0)
-        questions = int(manifest_stats.get("distill.questions") or 0)
-        if identical:
-            out["distill.warning"] = (
-                f"the teacher returned identical samples for {identical} of {questions} "
-                "questions: it ignores temperature (greedy decoding?), so n samples are one "
-                "trace n times")
-            log.warning("distill: WARNING: %s", out["distill.warning"])
         return out
 
 

@@ -262,8 +262,17 @@ def _teacher_fact(node: dict, stats: dict, config: dict, rollouts: set[str]) -> 
             "questions": stats.get("distill.questions"),
             "k": stats.get("distill.until_distinct") or stats.get("distill.n", config.get("n")),
             "identical_questions": stats.get("distill.identical_questions"),
-            "warning": stats.get("distill.warning"),
+            "warning": _identical_warning(stats),
             "settings": ", ".join(f"{k}={v}" for k, v in settings.items() if v is not None)}
+
+
+def _identical_warning(stats: Mapping[str, Any]) -> str | None:
+    identical = int(stats.get("distill.identical_questions") or 0)
+    if not identical:
+        return None
+    return (f"the teacher returned identical samples for {identical} of "
+            f"{stats.get('distill.questions', '?')} questions: it ignores temperature (greedy "
+            "decoding?), so those questions have one trace n times, not n traces")
 
 
 def reported_models(stats: Mapping[str, Any]) -> dict[str, int]:

@@ -2,7 +2,7 @@
 
     python bench/bench_dedup.py [--base 120] [--seed 0] [--workers 1]
 
-The set (see `omr_data.dedup.labelled`) holds near-duplicates by resizing, re-encoding,
+The set (see `dedup_labelled.py` beside this file) holds near-duplicates by resizing, re-encoding,
 crops, borders, brightness/contrast and grayscale, with reworded texts; hard negatives (same
 figure with another question, same question over another figure, the same chart or table
 redrawn with one number changed, near-miss questions) and benchmark overlaps. Baselines on
@@ -21,10 +21,11 @@ from itertools import combinations
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 
-from omr_data.dedup import labelled as L  # noqa: E402
+import dedup_labelled as L  # noqa: E402  (beside this file)
 
 
 def baselines(ls: L.LabelledSet, embed) -> dict[str, set]:

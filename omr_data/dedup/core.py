@@ -40,7 +40,7 @@ SCAN_COLUMNS = ["id", "source", "images", "question", "choices", "response"]
 class Thresholds:
     image: int = 12            # pHash hamming distance (of 64 bits) for an image candidate
     fine: float = 0.85          # fine_score for an image match
-    text: float = 0.9          # cosine for a text match when the images match
+    text: float = 0.8          # cosine for a text match when the images match (guards agree)
     text_only: float = 0.95    # cosine for a text match between text-only rows
     conflict: float = 0.55     # fine_score this low: evidence that two figures differ
 

@@ -45,6 +45,9 @@ PEAK_RADIUS = 8         # px between the places whose defects are compared
 LEVEL_LIMIT = 0.08      # local grey-level defect (share of the range) at which they differ
 MAX_ALIGN_ERROR = 0.6   # z-scored mean difference after alignment beyond which they differ
 MIN_SIDE = 72           # px: a common region smaller than this cannot tell a copy from a redraw
+SECOND_OPINION = (0.7, 0.9)  # scores in this range are checked again on blurred copies
+BLUR_SIGMA = 0.8        # px (at FINE_SIZE) of that blur: about a low-quality JPEG's own
+BLUR_PENALTY = 0.03     # the blurred check counts this much less than a sharp one
 TRIM_TOLERANCE = 0.3    # fraction of the image's contrast a border pixel may differ by
 
 Image.MAX_IMAGE_PIXELS = 20_000 * 20_000
@@ -224,13 +227,19 @@ def _axis_cuts(pa: np.ndarray, pb: np.ndarray, los, his, n: int, k: int):
     lo, hi = lo.ravel(), hi.ravel()
 
     def sample(p, l_, h_):
+        """Unit-norm centred profiles of the distinct (lo, hi) cuts (many signed cuts leave
+        one side uncut), and each cut's row among them."""
+        key = np.round(l_ * 1e6).astype(np.int64) * 10_000_000 + np.round(h_ * 1e6).astype(np.int64)
+        _, first, back = np.unique(key, return_index=True, return_inverse=True)
+        l_, h_ = l_[first], h_[first]
         pos = l_[:, None] + (1 - l_ - h_)[:, None] * u[None, :]
         v = np.interp(pos.ravel(), np.linspace(0, 1, len(p)), p).reshape(pos.shape)
         v = v - v.mean(axis=1, keepdims=True)
-        return v / (np.linalg.norm(v, axis=1, keepdims=True) + 1e-6)
+        return v / (np.linalg.norm(v, axis=1, keepdims=True) + 1e-6), back.ravel()
 
-    corr = (sample(pa, np.maximum(lo, 0), np.maximum(hi, 0))
-            * sample(pb, np.maximum(-lo, 0), np.maximum(-hi, 0))).sum(axis=1)
+    va, ia = sample(pa, np.maximum(lo, 0), np.maximum(hi, 0))
+    vb, ib = sample(pb, np.maximum(-lo, 0), np.maximum(-hi, 0))
+    corr = np.einsum("ij,ij->i", va[ia], vb[ib])   # no BLAS: its threads stall on a busy machine
     out: list[tuple[float, float]] = []
     for o in np.argsort(-corr):
         if all(abs(lo[o] - p) + abs(hi[o] - q) > 0.0125 for p, q in out):
@@ -265,12 +274,19 @@ def _align(a: np.ndarray, b: np.ndarray):
             max(8, round(min(a.shape[0], b.shape[0]) * f)))
     # cut from copies at twice the check's resolution: the same result, far cheaper
     sa, sb = (_shrink(v, 2 * f) for v in (a, b))
+    regions: dict = {}
+
+    def region(side, arr, box):     # combinations share boxes: resample each once
+        key = (side, *box)
+        if key not in regions:
+            regions[key] = _zscore(_region(arr, box, size, Image.BILINEAR))
+        return regions[key]
+
     best = None
     for cx in cands[0]:
         for cy in cands[1]:
             box_a, box_b = _boxes(cx, cy)
-            err = float(np.abs(_zscore(_region(sa, box_a, size, Image.BILINEAR))
-                               - _zscore(_region(sb, box_b, size, Image.BILINEAR))).mean())
+            err = float(np.abs(region(0, sa, box_a) - region(1, sb, box_b)).mean())
             if best is None or err < best[0]:
                 best = (err, cx, cy)
     err, cx, cy = best
@@ -333,8 +349,11 @@ def _fit_levels(src: np.ndarray, ref: np.ndarray) -> np.ndarray:
     xs, ys = src.ravel().astype(np.float64), ref.ravel().astype(np.float64)
     keep = np.ones(xs.size, dtype=bool)
     for _ in range(2):
-        design = np.stack([xs[keep], np.ones(int(keep.sum()))], 1)
-        (alpha, beta), *_ = np.linalg.lstsq(design, ys[keep], rcond=None)
+        x, y = xs[keep], ys[keep]    # least squares y ~ alpha x + beta, in closed form
+        mx, my = x.mean(), y.mean()
+        var = float(((x - mx) ** 2).mean())
+        alpha = float(((x - mx) * (y - my)).mean()) / var if var > 1e-12 else 0.0
+        beta = my - alpha * mx
         res = np.abs(alpha * xs + beta - ys)
         keep = res <= max(8.0, float(np.percentile(res, 90)))
     return np.clip(alpha * src + beta, float(ys.min()), float(ys.max())).astype(np.float32)
@@ -373,7 +392,8 @@ def _defect_maps(a: np.ndarray, b: np.ndarray):
         box_a = _refine(a, box_a, b, box_b, (w, h))
     y = _region(b, box_b, (w, h))
     x = _fit_levels(_region(a, box_a, (w, h)), y)
-    span = max(16.0, float(np.percentile(y, 99.5) - np.percentile(y, 0.5)))
+    low, high = np.percentile(y, [0.5, 99.5])
+    span = max(16.0, float(high - low))
     x, y = x / span, y / span
 
     def g(v):
@@ -433,15 +453,36 @@ def fine_compare(a: np.ndarray, b: np.ndarray) -> tuple[float, bool]:
     in one place (see above; 0.85 is where a defect reaches its limit). `decisive` is False
     when the comparison could not tell (the common region is under `MIN_SIDE` px, where a
     redrawn digit is a pixel or two, or the two could not be aligned): the score is then
-    0.0, no match, but no evidence that the figures differ either."""
+    0.0, no match, but no evidence that the figures differ either.
+
+    A score in the grey zone `SECOND_OPINION` gets a second opinion on copies of both
+    blurred by `BLUR_SIGMA` (less `BLUR_PENALTY`): a copy re-encoded as a low-quality JPEG
+    after a resize differs from its original by block and ringing noise at every glyph,
+    which the blur removes; a redrawn number still differs after it. The better of the two
+    counts."""
     if a.size == 0 or b.size == 0:
         return 0.0, False
     if a.shape == b.shape and np.array_equal(a, b):
         return 1.0, True
+    score, decisive = _sharp_compare(a, b)
+    if decisive and SECOND_OPINION[0] <= score < SECOND_OPINION[1]:
+        blurred, sure = _sharp_compare(_blur(a), _blur(b))
+        if sure:
+            score = max(score, blurred - BLUR_PENALTY)
+    return score, decisive
+
+
+def _sharp_compare(a: np.ndarray, b: np.ndarray) -> tuple[float, bool]:
     structure, level, err, side = fine_defects(a, b)
     if err > MAX_ALIGN_ERROR or side < MIN_SIDE:
         return 0.0, False
     return max(0.0, 1.0 - 0.15 * max(structure / STRUCTURE_LIMIT, level / LEVEL_LIMIT)), True
+
+
+def _blur(a: np.ndarray) -> np.ndarray:
+    from scipy import ndimage as ndi
+    return np.clip(ndi.gaussian_filter(a.astype(np.float32), BLUR_SIGMA) + 0.5, 0, 255
+                   ).astype(np.uint8)
 
 
 def fine_score(a: np.ndarray, b: np.ndarray) -> float:

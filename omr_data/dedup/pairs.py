@@ -43,7 +43,7 @@ BATCH_ROWS_SCHEMA = pa.schema([
     ("row", pa.int64()), ("ds", pa.int32()), ("pos", pa.int64()), ("tkey", pa.binary()),
     ("g_main", pa.binary()), ("g_letters", pa.binary()), ("n_images", pa.int32()),
     ("img_sha", pa.list_(pa.binary())), ("img_phash", pa.list_(pa.uint64())),   # null: undecodable
-    ("emb_slot", pa.int64()),
+    ("emb_slot", pa.int64()), ("bench", pa.bool_()),
 ])
 BATCH_PAIRS_SCHEMA = pa.schema([("a", pa.int64()), ("b", pa.int64()), ("image", pa.bool_())])
 VERDICT_SCHEMA = pa.schema([
@@ -52,20 +52,66 @@ VERDICT_SCHEMA = pa.schema([
 ])
 
 
+def texts_may_match(rows: Rows, a: int, b: int) -> bool:
+    """False when the text guards alone rule the pair out (no embedding needed): such a
+    pair can neither link nor conflict, so it never reaches a verification unit."""
+    if rows.tkey[a] == rows.tkey[b]:
+        return True
+    if rows.g_main[a] != rows.g_main[b]:
+        return False
+    la, lb = rows.g_letters[a], rows.g_letters[b]
+    return la is None or lb is None or la == lb
+
+
+def image_pair_groups(pairs: Sequence[tuple[int, int]]) -> list[list[tuple[int, int]]]:
+    """The pairs as connected components (each sorted), in order of their first pair: the
+    pairs of one component go to one batch, where a pair already implied by strong links
+    needs no fine comparison (see `decide_pairs`)."""
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in pairs:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    groups: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for a, b in sorted(pairs):
+        groups[find(a)].append((a, b))
+    return sorted(groups.values(), key=lambda g: g[0])
+
+
 def batches(image_pairs: Sequence[tuple[int, int]],
             text_pairs: Sequence[tuple[int, int]]) -> list[list[tuple[int, int, bool]]]:
-    """Sorted image pairs, then sorted text pairs, cut into batches (the verdicts are read
-    back in this order, which fixes the order of the edges)."""
+    """Image pairs by connected component (a component stays in one batch unless it alone
+    exceeds one), then sorted text pairs, cut into batches (the verdicts are read back in
+    this order, which fixes the order of the edges)."""
     out: list[list[tuple[int, int, bool]]] = []
-    for pairs, size, image in ((sorted(image_pairs), IMAGE_PAIRS_PER_BATCH, True),
-                               (sorted(text_pairs), TEXT_PAIRS_PER_BATCH, False)):
-        for lo in range(0, len(pairs), size):
-            out.append([(a, b, image) for a, b in pairs[lo:lo + size]])
+    batch: list[tuple[int, int, bool]] = []
+    for group in image_pair_groups(image_pairs):
+        if batch and len(batch) + len(group) > IMAGE_PAIRS_PER_BATCH:
+            out.append(batch)
+            batch = []
+        for a, b in group:
+            batch.append((a, b, True))
+            if len(batch) >= IMAGE_PAIRS_PER_BATCH:
+                out.append(batch)
+                batch = []
+    if batch:
+        out.append(batch)
+    pairs = sorted(text_pairs)
+    for lo in range(0, len(pairs), TEXT_PAIRS_PER_BATCH):
+        out.append([(a, b, False) for a, b in pairs[lo:lo + TEXT_PAIRS_PER_BATCH]])
     return out
 
 
 def write_batch(directory: Path, name: str, pairs: list[tuple[int, int, bool]], rows: Rows,
-                emb_slot: np.ndarray) -> None:
+                emb_slot: np.ndarray, n_inputs: int) -> None:
     involved = sorted({r for a, b, _ in pairs for r in (a, b)})
     table = pa.table({
         "row": involved, "ds": [rows.ds[r] for r in involved],
@@ -77,6 +123,7 @@ def write_batch(directory: Path, name: str, pairs: list[tuple[int, int, bool]], 
         "img_phash": [[rows.img_phash[i] if rows.img_phash[i] >= 0 else None
                        for i in rows.row_images[r]] for r in involved],
         "emb_slot": [int(emb_slot[r]) for r in involved],
+        "bench": [rows.ds[r] >= n_inputs for r in involved],
     }, schema=BATCH_ROWS_SCHEMA)
     _write_atomic(table, directory / f"{name}.rows.parquet")
     a, b, image = zip(*pairs) if pairs else ((), (), ())
@@ -293,7 +340,7 @@ def verify_batch(directory: Path, name: str, datasets: Sequence[str], emb_path: 
         stats["features_ms"] += int(1000 * (time.perf_counter() - t))
 
         t = time.perf_counter()
-        verdicts = decide_pairs(rows, todo, cosines, store, th, stats)
+        verdicts = decide_pairs(rows, todo, cosines, store, th, stats, cols["bench"])
     finally:
         store.close()
         (directory / f"{name}.fine.sqlite").unlink(missing_ok=True)
@@ -309,12 +356,28 @@ def verify_batch(directory: Path, name: str, datasets: Sequence[str], emb_path: 
     stats["verify_ms"] += int(1000 * (time.perf_counter() - t))
 
 
+STRONG_FINE = 0.95   # an image link this sure makes further comparisons in its group redundant
+
+
 def decide_pairs(rows: Rows, todo: list[tuple[int, int, bool]], cosines: list[float | None],
-                 store: FeatureStore, th: Thresholds, stats: Counter
+                 store: FeatureStore, th: Thresholds, stats: Counter,
+                 bench: Sequence[bool] | None = None
                  ) -> list[tuple[tuple[int, int], tuple[bool, Edge | None]]]:
     """((a, b), (conflict, edge)) for each pair that links or conflicts, in `todo` order;
-    `cosines` are the pairs' `text_similarity`."""
+    `cosines` are the pairs' `text_similarity`.
+
+    A pair of input rows (not `bench`) already joined through strong links of this batch
+    (images at `STRONG_FINE` or more, or the same bytes; texts matching) is not compared
+    again: a group of k copies needs k - 1 fine comparisons, not k(k - 1)/2. Weaker links
+    never imply a pair, so a figure redrawn with another number, linked by mistake to a
+    degraded copy, is still compared with the others (and its conflicts found)."""
     fine_cache: dict[tuple[int, int], tuple[float, bool]] = {}
+    strong: dict[int, int] = {}
+
+    def root(x: int) -> int:
+        while strong.get(x, x) != x:
+            x = strong[x]
+        return x
 
     def fine_result(i: int, j: int) -> tuple[float, bool]:
         key = (min(i, j), max(i, j))
@@ -340,11 +403,18 @@ def decide_pairs(rows: Rows, todo: list[tuple[int, int, bool]], cosines: list[fl
         if cos < th.text:
             stats["pairs_rejected_text_cosine"] += 1
             continue
+        inputs = bench is None or not (bench[a] or bench[b])
+        if inputs and root(a) == root(b):
+            stats["pairs_implied_by_strong_links"] += 1
+            continue
         ok, d, f = images_match(rows, a, b, th, fine_of)
         if not ok:
             stats["pairs_rejected_image"] += 1
             if _images_conflict(rows, a, b, th, fine_result):
                 out.append(((a, b), (True, None)))
             continue
+        if inputs and f >= STRONG_FINE:
+            ra, rb = root(a), root(b)
+            strong[max(ra, rb)] = min(ra, rb)
         out.append(((a, b), (False, Edge(a, b, d, f, cos))))
     return out

@@ -57,10 +57,10 @@ class DedupConfig:
     fine_threshold: float = field(default=0.85, metadata={
         "help": "fine image score (1 - 0.15 × the worst local structure/level defect over "
                 "its limit, after alignment) at which candidate images are the same figure"})
-    text_threshold: float = field(default=0.9, metadata={
+    text_threshold: float = field(default=0.8, metadata={
         "help": "cosine of the text embeddings at which two questions over matching images "
-                "are the same question (texts whose numbers, letters or antonyms differ never "
-                "match)"})
+                "are the same question (texts whose numbers, letters, antonyms or month/colour "
+                "names differ never match; paraphrases score 0.81-0.98)"})
     text_only_threshold: float = field(default=0.95, metadata={
         "help": "cosine at which two text-only questions are the same question"})
     keep: str = field(default="first", metadata={
@@ -96,7 +96,7 @@ class DedupStage(Stage):
     """Remove duplicates (image and text together) across inputs, and benchmark matches."""
 
     name = "dedup"
-    version = "1"
+    version = "2"
     Config = DedupConfig
     reads = "datasets"
     min_inputs = 1
@@ -252,7 +252,7 @@ class DedupStage(Stage):
 
     def _after_candidates(self, inputs: list[str], ctx: StageContext) -> list[WorkUnit]:
         from omr_data.dedup.candidates import key_group_pairs
-        from omr_data.dedup.pairs import batches, write_batch
+        from omr_data.dedup.pairs import batches, texts_may_match, write_batch
 
         workdir = Path(ctx.workdir)
         rows, n_inputs, stats = self._rows, self._n_inputs, self._stats
@@ -293,12 +293,14 @@ class DedupStage(Stage):
                         for b in self._groups[j]:
                             add_text(a, b)
         stats["image_candidate_pairs"] = len(image_pairs)
+        image_pairs = {(a, b) for a, b in image_pairs if texts_may_match(rows, a, b)}
+        stats["image_pairs_after_text_guards"] = len(image_pairs)
         stats["text_candidate_pairs"] = len(text_pairs)
         stats["candidates_merge_s"] = round(time.perf_counter() - t, 3)
         units = []
         for k, batch in enumerate(batches(image_pairs, text_pairs)):
             name = f"batch-{k:05d}"
-            write_batch(workdir / VERIFY_DIR, name, batch, rows, self._emb_slot)
+            write_batch(workdir / VERIFY_DIR, name, batch, rows, self._emb_slot, n_inputs)
             units.append(WorkUnit(name, (str(workdir / VERIFY_DIR / f"{name}.rows.parquet"),),
                                   {"step": "verify", "label": "verify pairs", "batch": name,
                                    "datasets": [*inputs, *self.config.against],

@@ -6,7 +6,7 @@ from PIL import ImageOps
 
 from omr_data.dedup.image import (decode_gray, fine_compare, fine_defects, fine_features,
                                   fine_score, hamming, image_signature, trim_borders)
-from omr_data.dedup.labelled import encode, perturb_spec, random_spec, render, transform
+from dedup_labelled import encode, perturb_spec, random_spec, render, transform
 
 
 def figure(kind="bar", seed=0):

@@ -1,10 +1,10 @@
-"""The dedup stage end to end on a generated labelled set (see omr_data.dedup.labelled)."""
+"""The dedup stage end to end on a generated labelled set (see bench/dedup_labelled.py)."""
 
 import random
 
 import pytest
 
-from omr_data.dedup import labelled as L
+import dedup_labelled as L
 from omr_data.dedup.stage import DedupStage
 from omr_data.executors.local import LocalExecutor
 from omr_data.records import make_record

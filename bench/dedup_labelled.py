@@ -1,4 +1,5 @@
-"""A generated, labelled near-duplicate set: what the tests and `bench/bench_dedup.py` measure on.
+"""A generated, labelled near-duplicate set: what `bench/bench_dedup.py` and the dedup tests
+measure on (test data, so it lives beside the benchmarks, not in the package).
 
 Every row carries a ground-truth *group*: rows of one group are the same sample (one
 figure and one question, however re-encoded or re-worded); rows of different groups are
@@ -8,6 +9,9 @@ different samples. The set holds
   (resize, PNG<->JPEG at quality 30-90, crops <= 5 %, uniform borders, brightness/contrast,
   grayscale) and each text variation (case, whitespace, punctuation, "Question:" prefixes,
   option numbering, `<image>` tokens, light rewording);
+- compound edits, the ones a second dataset really makes and single edits miss (see
+  `COMPOUND_TRANSFORMS`): low-quality JPEG after brightness/contrast and a resize, under a
+  paraphrased question; a crop then a border; grayscale, a border and JPEG;
 - hard negatives, each its own group: the same figure with another question, the same
   question over another figure, the same template redrawn with one number changed, and
   near-miss questions over the same figure ("highest" vs "lowest", 2010 vs 2011, another
@@ -33,6 +37,8 @@ from omr_data.records import make_record
 KINDS = ("bar", "plot", "geometry", "table", "grid")
 IMAGE_TRANSFORMS = ("resize_down", "resize_up", "jpeg_q30", "jpeg_q60", "jpeg_q90",
                     "crop", "border", "brightness", "contrast", "grayscale", "mixed")
+# several edits at once; `jpeg_bc_resize` goes with a paraphrased question (see below)
+COMPOUND_TRANSFORMS = ("jpeg_bc_resize", "crop_border", "gray_border_jpeg")
 TEXT_VARIANTS = ("same", "case", "whitespace", "punctuation", "prefix", "options",
                  "image_token", "reword")
 
@@ -245,6 +251,22 @@ def transform(img: Image.Image, how: str, rng: random.Random) -> bytes:
         return encode(ImageEnhance.Contrast(img).enhance(rng.choice([0.6, 0.75, 1.3, 1.5])))
     if how == "grayscale":
         return encode(ImageOps.grayscale(img), rng.choice(["PNG", "JPEG"]), 80)
+    if how == "jpeg_bc_resize":  # PNG -> low-quality JPEG after brightness, contrast, resize
+        out = ImageEnhance.Brightness(img).enhance(rng.choice([0.8, 0.88, 1.12, 1.2]))
+        out = ImageEnhance.Contrast(out).enhance(rng.choice([0.75, 0.85, 1.2, 1.3]))
+        f = rng.choice([rng.uniform(0.6, 0.85), rng.uniform(1.2, 1.5)])
+        out = out.resize((int(w * f), int(h * f)), Image.BICUBIC)
+        return encode(out, "JPEG", rng.randrange(15, 36))
+    if how == "crop_border":  # a crop of a few percent per side, then a uniform border
+        cut = [rng.uniform(0.01, 0.06) for _ in range(4)]
+        box = (int(w * cut[0]), int(h * cut[1]), w - int(w * cut[2]), h - int(h * cut[3]))
+        colour = rng.choice(["white", "black", (200, 200, 200), (255, 250, 230)])
+        return encode(ImageOps.expand(img.crop(box), border=rng.randrange(4, 30), fill=colour),
+                      rng.choice(["PNG", "JPEG"]), 85)
+    if how == "gray_border_jpeg":  # grayscale, a border, JPEG at low to middling quality
+        colour = rng.choice([255, 0, 200, 235])
+        out = ImageOps.expand(ImageOps.grayscale(img), border=rng.randrange(4, 30), fill=colour)
+        return encode(out, "JPEG", rng.randrange(25, 56))
     if how == "mixed":  # what a second dataset typically does: rescale, pad, JPEG
         small = img.resize((int(w * 0.75), int(h * 0.75)), Image.LANCZOS)
         padded = ImageOps.expand(small, border=rng.randrange(3, 12), fill="white")
@@ -286,6 +308,36 @@ QUESTIONS = {
         ("Count the blue cells in the {side} half of the grid.", {"side": ("left", "right")}),
     ],
 }
+# the same question in other words: numbers, antonyms, negations and capital letters kept
+PARAPHRASES = {
+    "Which year has the {ext} sales?": "In which year were the sales {ext}?",
+    "What were the sales in {year}?": "How much was sold in the year {year}?",
+    "By how much did sales {dir} from {year} to the next year?":
+        "From {year} to the following year, how much did sales {dir}?",
+    "What is the sum of the sales of all years shown in the chart?":
+        "Add up the sales for every year in the chart: what is the sum?",
+    "What is the value of f(x) at x = {n}?": "Evaluate f(x) for x = {n}.",
+    "Where does the graph cross the {axis}-axis?":
+        "At which point does the graph intersect the {axis}-axis?",
+    "Is the {ext} value of the function reached to the left of the y-axis?":
+        "Does the function attain its {ext} value to the left of the y-axis?",
+    "In the triangle shown, what is the perimeter?":
+        "What is the perimeter of the triangle in the figure?",
+    "Find the {ext} side of the triangle.": "Which side of the triangle is the {ext} one?",
+    "What is the measure of angle {p}, in degrees?": "How many degrees does angle {p} measure?",
+    "What is the {ext} value in the {month} column?":
+        "In the {month} column, which value is the {ext}?",
+    "What is the total of row {n} of the table?":
+        "Add the numbers in row {n} of the table: what is the total?",
+    "Is the value in the first row {cmp} than the value in the last row?":
+        "Compared with the value in the last row, is the first row's value {cmp}?",
+    "Which colour should replace the question mark in the grid?":
+        "What colour belongs where the question mark is in the grid?",
+    "How many cells {pos} the question mark are red?": "Count the red cells {pos} the question mark.",
+    "Count the blue cells in the {side} half of the grid.":
+        "How many blue cells does the {side} half of the grid contain?",
+}
+
 CHOICE_SETS = [["red", "blue", "green", "yellow"], ["12", "15", "18", "21"],
                ["2", "4", "6", "8"], ["yes", "no"]]
 
@@ -298,6 +350,9 @@ class Question:
 
     def text(self, kind: str) -> str:
         return QUESTIONS[kind][self.template][0].format(**self.slots)
+
+    def paraphrase(self, kind: str) -> str:
+        return PARAPHRASES[QUESTIONS[kind][self.template][0]].format(**self.slots)
 
 
 def random_question(rng: random.Random, kind: str, spec: dict) -> Question:
@@ -477,6 +532,14 @@ def build_labelled_set(n_base: int = 60, *, seed: int = 0, sources: tuple[str, .
             tv = TEXT_VARIANTS[(3 * i + k) % len(TEXT_VARIANTS)]
             vq, vc = vary_text(text, q.choices, tv, rng)
             b.add(src(), group, f"dup:{how}+{tv}", vq, vc, [transform(img, how, rng)])
+        # and one compound edit (several image edits at once; the JPEG one under a paraphrase)
+        how = COMPOUND_TRANSFORMS[i % len(COMPOUND_TRANSFORMS)]
+        if how == "jpeg_bc_resize":
+            tv, vq, vc = "paraphrase", q.paraphrase(kind), q.choices
+        else:
+            tv = TEXT_VARIANTS[(5 * i + 2) % len(TEXT_VARIANTS)]
+            vq, vc = vary_text(text, q.choices, tv, rng)
+        b.add(src(), group, f"dup:{how}+{tv}", vq, vc, [transform(img, how, rng)])
         # hard negatives, each a group of its own
         other_q = random_question(rng, kind, spec)
         if other_q.text(kind) != text:
@@ -510,7 +573,8 @@ def build_labelled_set(n_base: int = 60, *, seed: int = 0, sources: tuple[str, .
         if i % 5 == 2:
             bench_q, bench_c = vary_text(text, q.choices, rng.choice(TEXT_VARIANTS), rng)
             b.add(benchmark, group, "bench", bench_q, bench_c,
-                  [transform(img, rng.choice(IMAGE_TRANSFORMS), rng)], bench=True)
+                  [transform(img, rng.choice(IMAGE_TRANSFORMS + COMPOUND_TRANSFORMS), rng)],
+                  bench=True)
         if i % 5 == 3:  # a benchmark row whose near-miss twin is in training: must stay
             taken = {(text, tuple(q.choices or ())), (used.text(kind), tuple(used.choices or ())),
                      (other_q.text(kind), tuple(other_q.choices or ()))}

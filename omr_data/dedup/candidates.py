@@ -48,12 +48,18 @@ def key_group_pairs(groups: Iterable[Sequence[int]], is_bench: Callable[[int], b
 
 # -- images ------------------------------------------------------------------------------
 
-def write_codes(path: Path, img_phash: Sequence[int], img_row: Sequence[int],
+def write_codes(path: Path, img_phash, img_row: Sequence[int],
                 n_images: Sequence[int], is_bench: Sequence[bool]) -> int:
     """The search's whole input: pHash and row of every decodable image, images per row and
-    whether a row is a benchmark row. Returns the number of codes."""
-    decodable = np.array([i for i, p in enumerate(img_phash) if p >= 0], dtype=np.int64)
-    np.savez(path, codes=np.array([img_phash[i] for i in decodable], dtype=np.uint64),
+    whether a row is a benchmark row. `img_phash`: a `core.Hashes`, or ints (-1:
+    undecodable). Returns the number of codes."""
+    if hasattr(img_phash, "valid"):
+        decodable = np.flatnonzero(img_phash.valid)
+        codes = img_phash.codes[decodable]
+    else:
+        decodable = np.array([i for i, p in enumerate(img_phash) if p >= 0], dtype=np.int64)
+        codes = np.array([img_phash[i] for i in decodable], dtype=np.uint64)
+    np.savez(path, codes=codes.astype(np.uint64),
              row=np.asarray(img_row, dtype=np.int64)[decodable],
              n_images=np.asarray(n_images, dtype=np.int32),
              bench=np.asarray(is_bench, dtype=bool))

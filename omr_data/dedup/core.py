@@ -91,6 +91,125 @@ class Rows:
             self.row_images.append(mine)
 
 
+class Strings:
+    """Strings in one Arrow array (a few bytes each, not a Python object each)."""
+
+    def __init__(self, array: pa.Array):
+        self.array = array
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def __getitem__(self, i) -> str:
+        return self.array[int(i)].as_py()
+
+
+class Digests:
+    """Fixed-width digests as one (n, width) uint8 matrix; an item is its bytes, or None
+    where `valid` is False."""
+
+    def __init__(self, matrix: np.ndarray, valid: np.ndarray | None = None):
+        self.matrix = matrix
+        self.valid = valid
+
+    def __len__(self) -> int:
+        return len(self.matrix)
+
+    def __getitem__(self, i) -> bytes | None:
+        if self.valid is not None and not self.valid[i]:
+            return None
+        return self.matrix[i].tobytes()
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def groups(self) -> list[np.ndarray]:
+        """Indices of equal digests, groups of two or more, in order of first index."""
+        if not len(self.matrix):
+            return []
+        keys = np.ascontiguousarray(self.matrix).view(f"V{self.matrix.shape[1]}").ravel()
+        _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+        inverse = inverse.ravel()
+        shared = np.flatnonzero(counts > 1)
+        order = np.argsort(inverse, kind="stable")
+        starts = np.concatenate([[0], np.cumsum(counts)])
+        groups = [order[starts[g]:starts[g + 1]] for g in shared]
+        return sorted(groups, key=lambda g: int(g[0]))
+
+
+class Hashes:
+    """64-bit pHashes as a uint64 array; an item is the int, or -1 where undecodable."""
+
+    def __init__(self, codes: np.ndarray, valid: np.ndarray):
+        self.codes, self.valid = codes, valid
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, i) -> int:
+        return int(self.codes[i]) if self.valid[i] else -1
+
+
+class RowImages:
+    """The image indices of each row (images are numbered row by row)."""
+
+    def __init__(self, n_images: np.ndarray):
+        self.start = np.concatenate([[0], np.cumsum(n_images, dtype=np.int64)])
+
+    def __len__(self) -> int:
+        return len(self.start) - 1
+
+    def __getitem__(self, r) -> range:
+        return range(int(self.start[r]), int(self.start[r + 1]))
+
+
+@dataclass
+class Signatures:
+    """`Rows` for the driver, as compact arrays: ids and sources in Arrow arrays, numbers in
+    numpy arrays, digests in uint8 matrices (about 100 bytes a row with one image, instead
+    of a Python object per field). Indexing gives what `Rows` gives."""
+
+    ds: np.ndarray
+    pos: np.ndarray
+    ids: Strings
+    sources: Strings
+    n_images: np.ndarray
+    length: np.ndarray
+    tkey: Digests
+    g_main: Digests
+    g_letters: Digests
+    img_row: np.ndarray
+    img_sha: Digests
+    img_phash: Hashes
+    row_images: RowImages
+
+    def __len__(self) -> int:
+        return len(self.ds)
+
+    def nbytes(self) -> int:
+        arrays = [self.ds, self.pos, self.n_images, self.length, self.tkey.matrix,
+                  self.g_main.matrix, self.g_letters.matrix, self.g_letters.valid,
+                  self.img_row, self.img_sha.matrix, self.img_phash.codes,
+                  self.img_phash.valid, self.row_images.start]
+        return sum(a.nbytes for a in arrays) + self.ids.array.nbytes + self.sources.array.nbytes
+
+
+def _fixed(column: pa.ChunkedArray | pa.Array, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """(n, width) uint8 matrix and validity of a binary column of `width`-byte values."""
+    import pyarrow.compute as pc
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    fixed = pc.cast(column, pa.binary(width))
+    n = len(fixed)
+    if n == 0:
+        return np.zeros((0, width), np.uint8), np.zeros(0, bool)
+    data = np.frombuffer(fixed.buffers()[1], np.uint8)
+    matrix = data[fixed.offset * width:(fixed.offset + n) * width].reshape(n, width).copy()
+    valid = fixed.is_valid().to_numpy(zero_copy_only=False)
+    matrix[~valid] = 0
+    return matrix, valid
+
+
 @dataclass
 class Edge:
     a: int
@@ -165,14 +284,51 @@ def write_signatures(path: Path, sig: dict[str, list]) -> None:
     os.replace(tmp, path)
 
 
-def read_signatures(paths: Sequence[Path], stats: Counter) -> Rows:
-    """All rows' signatures from the shard files, in the order given (no embeddings: see
-    `write_embeddings`)."""
-    rows = Rows()
+def read_signatures(paths: Sequence[Path], stats: Counter) -> Signatures:
+    """All rows' signatures from the shard files, in the order given, as compact arrays (no
+    embeddings: see `write_embeddings`)."""
+    import pyarrow.compute as pc
+
+    columns = [n for n in SIG_SCHEMA.names if n != "emb"]
+    parts: dict[str, list] = {name: [] for name in (
+        "ds", "pos", "n_images", "length", "id", "source", "tkey", "g_main", "g_main_ok",
+        "g_letters", "g_letters_ok", "img_sha", "img_phash", "img_ok")}
     for path in paths:
-        columns = [n for n in SIG_SCHEMA.names if n != "emb"]
-        rows.extend(pq.read_table(path, columns=columns, schema=SIG_SCHEMA).to_pydict())
-    undecodable = sum(1 for p in rows.img_phash if p < 0)
+        t = pq.read_table(path, columns=columns, schema=SIG_SCHEMA)
+        for name in ("ds", "pos", "n_images", "length"):
+            parts[name].append(t.column(name).to_numpy())
+        parts["id"].append(t.column("id").combine_chunks())
+        parts["source"].append(t.column("source").combine_chunks())
+        parts["tkey"].append(_fixed(t.column("tkey"), 12)[0])
+        parts["g_main"].append(_fixed(t.column("g_main"), 8)[0])
+        letters, ok = _fixed(t.column("g_letters"), 8)
+        parts["g_letters"].append(letters)
+        parts["g_letters_ok"].append(ok)
+        parts["img_sha"].append(_fixed(t.column("img_sha").combine_chunks().flatten(), 12)[0])
+        phash = t.column("img_phash").combine_chunks().flatten()
+        parts["img_ok"].append(phash.is_valid().to_numpy(zero_copy_only=False))
+        parts["img_phash"].append(pc.fill_null(phash, 0).to_numpy(zero_copy_only=False)
+                                  .astype(np.uint64))
+
+    def cat(name, dtype, shape=(0,)):
+        return np.concatenate(parts[name]).astype(dtype, copy=False) if parts[name] \
+            else np.zeros(shape, dtype)
+
+    n_images = cat("n_images", np.int32)
+    img_row = np.repeat(np.arange(len(n_images), dtype=np.int64), n_images)
+    rows = Signatures(
+        ds=cat("ds", np.int32), pos=cat("pos", np.int64),
+        ids=Strings(pa.concat_arrays(parts["id"]) if parts["id"] else pa.array([], pa.string())),
+        sources=Strings(pa.concat_arrays(parts["source"]).dictionary_encode()
+                        if parts["source"] else pa.array([], pa.string())),
+        n_images=n_images, length=cat("length", np.int64),
+        tkey=Digests(cat("tkey", np.uint8, (0, 12))),
+        g_main=Digests(cat("g_main", np.uint8, (0, 8))),
+        g_letters=Digests(cat("g_letters", np.uint8, (0, 8)), cat("g_letters_ok", bool)),
+        img_row=img_row, img_sha=Digests(cat("img_sha", np.uint8, (0, 12))),
+        img_phash=Hashes(cat("img_phash", np.uint64), cat("img_ok", bool)),
+        row_images=RowImages(n_images))
+    undecodable = int((~rows.img_phash.valid).sum())
     if undecodable:
         stats["images_undecodable"] += undecodable
     return rows

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Iterator, Mapping
@@ -215,7 +215,8 @@ class DedupStage(Stage):
         stats["signatures_load_s"] = round(time.perf_counter() - t, 3)
 
         n_codes = write_codes(workdir / CAND_DIR / CODES, rows.img_phash, rows.img_row,
-                              rows.n_images, [d >= n_inputs for d in rows.ds])
+                              rows.n_images, rows.ds >= n_inputs)
+        stats["signatures_mb"] = round(rows.nbytes() / 2**20, 1)
         self._groups = text_groups(rows.tkey, (r for r in range(len(rows))
                                                if rows.n_images[r] == 0))
         rep_slots = np.array([self._emb_slot[g[0]] for g in self._groups], dtype=np.int64)
@@ -274,10 +275,8 @@ class DedupStage(Stage):
             if a != b and not (is_bench(a) and is_bench(b)):
                 text_pairs.add((a, b) if a < b else (b, a))
 
-        by_sha: dict[bytes, list[int]] = defaultdict(list)
-        for i, digest in enumerate(rows.img_sha):
-            by_sha[digest].append(i)
-        key_group_pairs(by_sha.values(), lambda i: is_bench(rows.img_row[i]), add_image)
+        key_group_pairs(([int(i) for i in g] for g in rows.img_sha.groups()),
+                        lambda i: is_bench(rows.img_row[i]), add_image)
         key_group_pairs(self._groups, is_bench, add_text)
         for unit in self._candidate_units:
             path = workdir / CAND_DIR / f"{unit.info['out']}.npy"

@@ -2,9 +2,9 @@
 
 import random
 
+import dedup_labelled as L
 import pytest
 
-import dedup_labelled as L
 from omr_data.dedup.stage import DedupStage
 from omr_data.executors.local import LocalExecutor
 from omr_data.records import make_record

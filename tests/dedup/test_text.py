@@ -48,3 +48,34 @@ def test_guards_agree_on_rewording():
     assert agree("Find the longest side.", "Determine the longest side.")
     # wholesale case changes cannot hide letters: the letter guard is skipped for one-case text
     assert agree("What is the measure of angle ABC?", "what is the measure of angle abc?")
+
+
+def test_month_weekday_and_colour_names_are_guards():
+    assert not agree("What is the smallest value in the Jan column?",
+                     "What is the smallest value in the Feb column?")
+    assert not agree("How many red cells are there?", "How many blue cells are there?")
+    assert not agree("Sales on Monday?", "Sales on Tuesday?")
+    assert agree("What is the largest value in the Mar column?",
+                 "In the March column, which value is the largest?")
+    assert agree("Which cell is grey?", "Which cell is gray?")
+
+
+def test_paraphrases_keep_their_guards_and_pass_the_text_threshold():
+    """The compound-edit rows of the labelled set come with a paraphrased question: guards
+    agree and the embedding cosine reaches the default `text_threshold`."""
+    import dedup_labelled as L
+
+    from omr_data.dedup.stage import DedupConfig
+    from omr_data.dedup.text import TextEmbedder
+
+    pairs = []
+    for templates in L.QUESTIONS.values():
+        for template, words in templates:
+            slots = {k: v[0] for k, v in words.items()}
+            slots.update(n=3, year=2012, month="Feb", p="ABC")
+            pairs.append((template.format(**slots), L.PARAPHRASES[template].format(**slots)))
+    for q, p in pairs:
+        assert agree(q, p), (q, p)
+    vectors = TextEmbedder(cache_dir=None).embed([t for pair in pairs for t in pair])
+    cosines = (vectors[0::2] * vectors[1::2]).sum(axis=1)
+    assert cosines.min() >= DedupConfig().text_threshold, min(zip(cosines, pairs))

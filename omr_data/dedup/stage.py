@@ -216,7 +216,7 @@ class DedupStage(Stage):
 
         n_codes = write_codes(workdir / CAND_DIR / CODES, rows.img_phash, rows.img_row,
                               rows.n_images, rows.ds >= n_inputs)
-        stats["signatures_mb"] = round(rows.nbytes() / 2**20, 1)
+        stats["signatures_mb"] = round(rows.nbytes() / 2**20, 3)
         self._groups = text_groups(rows.tkey, (r for r in range(len(rows))
                                                if rows.n_images[r] == 0))
         rep_slots = np.array([self._emb_slot[g[0]] for g in self._groups], dtype=np.int64)

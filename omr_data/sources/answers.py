@@ -7,14 +7,13 @@ it never guesses: an option text that matches no option stays text (`answer_type
 from __future__ import annotations
 
 import math
-
 import re
 from dataclasses import dataclass
 from typing import Any
 
+from omr_data.answers import last_boxed
 from omr_data.records import option_letters
 from omr_data.sources.errors import RowError
-from omr_data.verify.extract import last_boxed
 
 
 @dataclass(frozen=True)

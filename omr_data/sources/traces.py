@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from omr_data.verify.extract import _boxed_at, extract_answer
+from omr_data.answers import boxed_at, extract_answer
 from omr_data.sources.errors import RowError
 
 LLAVA_COT_TAGS = ("SUMMARY", "CAPTION", "REASONING", "CONCLUSION")
@@ -92,7 +92,7 @@ def all_boxed(text: str) -> list[tuple[int, str]]:
     """(position, content) of every `\\boxed{…}` / `\\fbox{…}`, braces balanced, in order."""
     out = []
     for match in re.finditer(r"\\(?:boxed|fbox)(?![A-Za-z])", text):
-        content = _boxed_at(text, match.start())
+        content = boxed_at(text, match.start())
         if content is not None:
             out.append((match.start(), content))
     return out

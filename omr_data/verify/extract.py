@@ -1,9 +1,9 @@
 """Find the final answer in a reasoning trace, and grade the trace's structure.
 
-Extraction order (DESIGN.md): the content of the last `<answer>…</answer>`, else the last
-`\\boxed{…}` (nested braces), else the last number. Everything here is a linear scan
-(`rfind`, brace counting, bounded regexes over the tail), so a 100k-character trace costs
-microseconds, never a backtracking blow-up.
+Extraction (`extract_answer`: the last `<answer>…</answer>`, else the last `\\boxed{…}`, else
+the last number) lives in `omr_data/answers.py`, shared with normalize; it is re-exported
+here. What this module adds is verify's own: the format score, and the answer a scorer may
+credit (`committed_answer`, nothing inside `<think>`).
 
 Format score (the `format` in `score = (1-λ)·acc + λ·format`):
 
@@ -21,100 +21,24 @@ from __future__ import annotations
 
 import re
 
-ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
-THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
-BOX_COMMANDS = ("\\boxed", "\\fbox")
+from omr_data.answers import (
+    ANSWER_CLOSE,
+    ANSWER_OPEN,
+    BOX_COMMANDS,
+    THINK_CLOSE,
+    THINK_OPEN,
+    answer_tag_content,
+    boxed_at,
+    extract_answer,
+    last_boxed,
+    last_number,
+    tagged_or_boxed,
+)
 
-# A number as it appears in prose: optional sign, digits with thousands separators,
-# decimals, a trailing exponent. Bounded quantifiers keep it linear.
-_NUMBER_RE = re.compile(
-    r"[-+−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d{1,4})?|[-+−]?\.\d+")
-# How much of the trace's end to search for the last number before scanning all of it.
-_TAIL = 2000
-
-
-def extract_answer(text: str | None) -> str | None:
-    """The final answer of `text`: `<answer>` content, else last `\\boxed{}`, else last number.
-
-    Returns None when there is nothing to extract. The result is stripped; a `\\boxed{}`
-    inside the answer tag is unwrapped (``<answer>\\boxed{5}</answer>`` gives ``5``).
-    """
-    if not text:
-        return None
-    stated = tagged_or_boxed(text)
-    return stated if stated is not None else last_number(text)
-
-
-def tagged_or_boxed(text: str) -> str | None:
-    """The answer a trace marks: its `<answer>` content, else its last `\\boxed{}`."""
-    tagged = answer_tag_content(text)
-    return tagged if tagged is not None else last_boxed(text)
-
-
-def answer_tag_content(text: str) -> str | None:
-    """Content of the last `<answer>…</answer>` (an unclosed final tag runs to the end)."""
-    lower = text.lower()
-    start = lower.rfind(ANSWER_OPEN)
-    if start < 0:
-        return None
-    body_start = start + len(ANSWER_OPEN)
-    end = lower.find(ANSWER_CLOSE, body_start)
-    body = text[body_start:end if end >= 0 else len(text)].strip()
-    if not body:
-        return None
-    inner = last_boxed(body)
-    return inner if inner is not None else body
-
-
-def last_boxed(text: str) -> str | None:
-    """Content of the last `\\boxed{…}` / `\\fbox{…}` with balanced braces, or None."""
-    best = -1
-    for command in BOX_COMMANDS:
-        best = max(best, text.rfind(command))
-    while best >= 0:
-        content = _boxed_at(text, best)
-        if content is not None:
-            return content
-        prev = -1
-        for command in BOX_COMMANDS:
-            prev = max(prev, text.rfind(command, 0, best))
-        best = prev
-    return None
-
-
-def _boxed_at(text: str, pos: int) -> str | None:
-    i = pos + (len("\\boxed") if text.startswith("\\boxed", pos) else len("\\fbox"))
-    n = len(text)
-    while i < n and text[i] == " ":
-        i += 1
-    if i >= n:
-        return None
-    if text[i] != "{":
-        # `\boxed 5`: the next token up to whitespace or `$`
-        m = re.match(r"[^\s$]{1,100}", text[i:i + 100])
-        return m.group(0).strip() or None if m else None
-    depth, j = 0, i
-    while j < n:
-        c = text[j]
-        if c == "{":
-            depth += 1
-        elif c == "}":
-            depth -= 1
-            if depth == 0:
-                return text[i + 1:j].strip() or None
-        j += 1
-    return None
-
-
-def last_number(text: str) -> str | None:
-    """The last number written in `text` (searching the tail first), or None."""
-    for chunk in (text[-_TAIL:], text) if len(text) > _TAIL else (text,):
-        found = None
-        for found in _NUMBER_RE.finditer(chunk):
-            pass
-        if found is not None:
-            return found.group(0).replace("−", "-")
-    return None
+__all__ = ["ANSWER_CLOSE", "ANSWER_OPEN", "BOX_COMMANDS", "THINK_CLOSE", "THINK_OPEN",
+           "Extraction", "all_boxed", "answer_tag_content", "boxed_at", "committed_answer",
+           "distinct", "extract_answer", "format_problem", "format_score", "last_boxed",
+           "last_number", "tagged_or_boxed", "visible_text"]
 
 
 def format_score(text: str | None) -> float:
@@ -231,7 +155,7 @@ def all_boxed(text: str) -> list[str]:
     for command in BOX_COMMANDS:
         pos = text.find(command)
         while pos >= 0:
-            content = _boxed_at(text, pos)
+            content = boxed_at(text, pos)
             if content is not None:
                 found.append((pos, content))
             pos = text.find(command, pos + len(command))
@@ -325,7 +249,7 @@ def _sentence_around_box(text: str) -> str:
     start = 0
     for m in _SENTENCE_END.finditer(text, 0, at):
         start = m.end()
-    end_box = at + len(_boxed_at(text, at) or "") + len("\\boxed{}")
+    end_box = at + len(boxed_at(text, at) or "") + len("\\boxed{}")
     m = _SENTENCE_END.search(text, min(end_box, len(text)))
     return text[start:m.start() if m else len(text)].strip()
 

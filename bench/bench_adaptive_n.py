@@ -43,7 +43,7 @@ def demo_questions(repeat: int) -> list[dict]:
 def run(records: list[dict], server, config: dict) -> dict:
     from omr_data.distill import distill
     from omr_data.diversity import Tally
-    from omr_data.distill.engine import rule_verifier
+    from omr_data.verify import rule_verdicts
 
     stats: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -56,7 +56,7 @@ def run(records: list[dict], server, config: dict) -> dict:
     tally = Tally()
     for row in rows:
         record = by_id[row["id"].rsplit("#", 1)[0]]
-        ok = rule_verifier([row["response"]], record)[0]
+        ok = rule_verdicts([row["response"]], record)[0]
         tally.add(row["id"], row["response"], verified=ok)
     return {"requests": server.requests, "traces": len(rows), "seconds": seconds,
             "tally": tally}

@@ -14,6 +14,7 @@ the tail), so a 100k-character trace costs microseconds, never a backtracking bl
 from __future__ import annotations
 
 import re
+from collections import deque
 
 ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
@@ -104,9 +105,7 @@ def boxed_at(text: str, pos: int) -> str | None:
 def last_number(text: str) -> str | None:
     """The last number written in `text` (searching the tail first), or None."""
     for chunk in (text[-_TAIL:], text) if len(text) > _TAIL else (text,):
-        found = None
-        for found in _NUMBER_RE.finditer(chunk):
-            pass
-        if found is not None:
-            return found.group(0).replace("−", "-")
+        found = deque(_NUMBER_RE.finditer(chunk), maxlen=1)   # only the last match
+        if found:
+            return found[0].group(0).replace("−", "-")
     return None

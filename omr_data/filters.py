@@ -13,9 +13,6 @@ reused: score once with no threshold, then filter the scored set at any threshol
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-import inspect
 import json
 import math
 import re
@@ -23,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from omr_data.extras import require
+from omr_data.plugins import load_function
 from omr_data.records import load_meta, make_reject, update_meta
 from omr_data.stage import ConfigError, Stage, StageContext, WorkUnit
 
@@ -306,21 +304,7 @@ def _finite(value: Any, scorer: str) -> float | None:
 
 def load_scorer(spec: str) -> tuple[Callable[[list[dict]], list[float | None]], str]:
     """The function named 'module:function' and an identity naming its source's hash."""
-    module_name, _, attr = spec.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as err:
-        raise ConfigError(f"scorer {spec!r}: cannot import {module_name!r} ({err}); put the "
-                          "module on PYTHONPATH") from None
-    function = getattr(module, attr, None)
-    if not callable(function):
-        raise ConfigError(f"scorer {spec!r}: {module_name} has no function {attr!r}")
-    try:
-        source = inspect.getsource(module)
-    except (OSError, TypeError):
-        source = ""
-    digest = hashlib.sha256(source.encode()).hexdigest()[:12] if source else "unknown"
-    return function, f"{spec}@{digest}"
+    return load_function(spec, "scorer")
 
 
 class Perplexity:

@@ -10,6 +10,9 @@ from typing import Any
 
 from omr_data.distill.presets import PRESETS, get_preset
 
+#: adaptive n's default check: verify's rules and math-verify, no judge. Named, not imported,
+#: so distill does not depend on the verify stage (docs/architecture.md)
+ADAPTIVE_CHECK = "omr_data.verify:rule_verdicts"
 USE_N_VALUES = ("auto", "yes", "no")
 BACKENDS = ("http", "vllm")
 VLLM_INSTALL_HINT = "pip install 'omr-data[vllm]' on a GPU machine"
@@ -45,6 +48,9 @@ class DistillConfig:
         "max_n samples; null = always n", default=None)
     max_n: int | None = _help("adaptive n: at most this many samples per question "
                               "(default: n)", default=None)
+    adaptive_check: str = _help(
+        "adaptive n: the function 'module:function' that says which traces count as "
+        "verified, called as f(responses, record) -> list[bool]", default=ADAPTIVE_CHECK)
     temperature: float | None = _help("sampling temperature (default: the preset's)",
                                       default=None)
     top_p: float | None = _help("nucleus sampling (default: the preset's, usually unset)",

@@ -39,6 +39,7 @@ from omr_data.distill.limits import limiter_for
 from omr_data.distill.progress import Progress
 from omr_data.distill.render import Prompt, PromptError, render_prompt
 from omr_data.diversity import measure, near_form
+from omr_data.plugins import load_function
 from omr_data.prompts import instruction_sha256
 from omr_data.records import COLUMNS, dump_meta, load_meta, make_reject
 
@@ -130,7 +131,9 @@ class DistillEngine:
         self._open: set = set()   # questions with requests still going
         self.progress: Progress | None = None
         self._system_sha = instruction_sha256(settings.system_prompt)
-        self._verifier = verifier or rule_verifier
+        if settings.adaptive and verifier is None:
+            raise ValueError("adaptive n (until_distinct) needs a verifier: see adaptive_check")
+        self._verifier = verifier
 
     async def run(self, records: Iterable[dict],
                   emit: Callable[[list[dict]], Awaitable[None]]) -> None:
@@ -390,16 +393,12 @@ class DistillEngine:
         return rows
 
 
-def rule_verifier(responses: list[str], record: dict) -> list[bool]:
-    """Adaptive n's check: does each trace's answer equal the gold one by the rules and
-    math-verify (no judge)? Uses the public scoring API, as a trainer's reward does; the
-    verify stage still decides what is kept."""
-    from omr_data.verify import score_batch
-
-    items = [{"response": r, "answer": record.get("answer"),
-              "answer_type": record.get("answer_type"), "choices": record.get("choices"),
-              "question": record.get("question")} for r in responses]
-    return [res["acc"] >= 1.0 for res in score_batch(items, workers=1)]
+def adaptive_check(config: DistillConfig) -> Callable[[list[str], dict], list[bool]] | None:
+    """The function adaptive n counts verified traces with (`config.adaptive_check`), or
+    None without adaptive n."""
+    if config.until_distinct is None:
+        return None
+    return load_function(config.adaptive_check, "adaptive_check")[0]
 
 
 def _entries(question: _Question, ks: list[int], result: Completion, s: Settings) -> list[Entry]:
@@ -470,7 +469,8 @@ async def distill_async(records: Iterable[dict], config: DistillConfig | dict | 
     config = _as_config(config)
     settings = resolve(config)
     journal = open_journal(config, journal_path)
-    engine = DistillEngine(settings, journal, total=total, client_factory=client_factory)
+    engine = DistillEngine(settings, journal, total=total, client_factory=client_factory,
+                           verifier=adaptive_check(config))
     out: asyncio.Queue = asyncio.Queue(maxsize=16)
 
     async def produce() -> None:
@@ -506,7 +506,8 @@ def distill(records: Iterable[dict], config: DistillConfig | dict | None = None,
     config = _as_config(config)
     settings = resolve(config)
     journal = open_journal(config, journal_path)
-    engine = DistillEngine(settings, journal, total=total, client_factory=client_factory)
+    engine = DistillEngine(settings, journal, total=total, client_factory=client_factory,
+                           verifier=adaptive_check(config))
     out: queue.Queue = queue.Queue(maxsize=16)
     handle: dict[str, Any] = {}
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import ClassVar, Iterator
 
 from omr_data.distill.config import OPERATIONAL_FIELDS, DistillConfig, resolve
-from omr_data.distill.engine import distill
+from omr_data.distill.engine import adaptive_check, distill
 from omr_data.prompts import instruction_sha256
 from omr_data.stage import ConfigError, Stage, StageContext, WorkUnit
 
@@ -43,6 +43,16 @@ class DistillStage(Stage):
     #: (the ray executor runs several, see executors/ray_adapters.py)
     max_workers: ClassVar[int] = 1
     cache_exclude: ClassVar[tuple[str, ...]] = OPERATIONAL_FIELDS
+
+    def check_inputs(self, inputs: list[str]) -> None:
+        super().check_inputs(inputs)
+        adaptive_check(self.config)   # a check that cannot load fails before any request
+
+    def cache_config(self) -> dict:
+        config = super().cache_config()
+        if config.get("until_distinct") is None:
+            config.pop("adaptive_check", None)   # never called without adaptive n
+        return config
 
     def process(self, unit: WorkUnit, ctx: StageContext) -> Iterator[dict]:
         stats: dict = {}

@@ -10,6 +10,6 @@ on what "correct" means.
 """
 
 from omr_data.verify.extract import extract_answer, format_score
-from omr_data.verify.score import compute_score, score_batch
+from omr_data.verify.score import compute_score, rule_verdicts, score_batch
 
-__all__ = ["compute_score", "extract_answer", "format_score", "score_batch"]
+__all__ = ["compute_score", "extract_answer", "format_score", "rule_verdicts", "score_batch"]

@@ -152,6 +152,16 @@ def score_batch(
 _JUDGES: dict[str, Any] = {}
 
 
+def rule_verdicts(responses: list[str], record: Mapping[str, Any]) -> list[bool]:
+    """Does each response's answer equal the record's gold answer by the rules and
+    math-verify (no judge)? Distill's adaptive n counts verified traces with it (its default
+    `adaptive_check`); the verify stage still decides what is kept."""
+    items = [{"response": r, "answer": record.get("answer"),
+              "answer_type": record.get("answer_type"), "choices": record.get("choices"),
+              "question": record.get("question")} for r in responses]
+    return [res["acc"] >= 1.0 for res in score_batch(items, workers=1)]
+
+
 def _preset_judge(name: str):
     """`judge="qwen3-235b-judge"`: that preset on the endpoint of `OPENAI_BASE_URL`."""
     if name not in _JUDGES:

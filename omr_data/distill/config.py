@@ -1,14 +1,28 @@
-"""The distill stage's config: a teacher preset plus overrides, and the resolved settings."""
+"""The distill stage's config: a teacher preset plus overrides.
+
+Adding an option is one field here (with `operational=True` when it changes how requests
+are sent, never what a trace is: such fields stay out of the cache key, since the
+journal's keys already cover what matters) and, when a teacher should choose its value, a
+`TeacherPreset` field of the same name: `resolve()` fills every unset (None) field from
+the preset, whatever its name. The CLI flags and recipe keys come from the fields.
+
+The backend is operational (both backends write the same journal keys and records), and
+so are the vLLM engine's sharding, memory and batching; `max_model_len` and
+`engine_kwargs` are not, because they can change traces (truncation at the context
+length, dtype, quantization, chat template).
+"""
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import json
 import sys
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, fields
+from typing import Any, Literal
 
-from omr_data.distill.presets import PRESETS, get_preset
+from omr_data.config_cli import option
+from omr_data.distill.presets import PRESETS, TeacherPreset, get_preset
 
 #: adaptive n's default check: verify's rules and math-verify, no judge. Named, not imported,
 #: so distill does not depend on the verify stage (docs/architecture.md)
@@ -24,101 +38,113 @@ _VLLM_DEFAULTS = {"tensor_parallel_size": 1, "gpu_memory_utilization": 0.9,
                   "max_model_len": None, "engine_kwargs": {}, "vllm_batch_size": 256}
 
 
-def _help(text: str, **kw: Any) -> Any:
-    return field(metadata={"help": text}, **kw)
-
-
 @dataclass
 class DistillConfig:
-    teacher: str = _help(
-        "teacher preset: " + ", ".join(sorted(PRESETS)) + "; every other field overrides it",
-        default="qwen3-vl-235b")
-    model: str | None = _help("model name sent to the endpoint (default: the preset's)",
-                              default=None)
-    base_urls: list[str] | None = _help(
-        "OpenAI-compatible base URLs, e.g. http://host:8000/v1; several are used least-busy "
-        "first (default: the preset's)", default=None)
-    api_key_env: str | None = _help(
-        "environment variable holding the API key (default: the preset's; vLLM without "
-        "--api-key accepts any)", default=None)
-    n: int = _help("traces per question; ids {id}#0 .. {id}#{n-1}", default=8)
-    until_distinct: int | None = _help(
-        "adaptive n: keep sampling a question until it has this many distinct verified traces "
-        "(rule-based check against the gold answer; near-identical traces count once) or "
-        "max_n samples; null = always n", default=None)
-    max_n: int | None = _help("adaptive n: at most this many samples per question "
-                              "(default: n)", default=None)
-    adaptive_check: str = _help(
-        "adaptive n: the function 'module:function' that says which traces count as "
-        "verified, called as f(responses, record) -> list[bool]", default=ADAPTIVE_CHECK)
-    temperature: float | None = _help("sampling temperature (default: the preset's)",
-                                      default=None)
-    top_p: float | None = _help("nucleus sampling (default: the preset's, usually unset)",
-                                default=None)
-    max_tokens: int | None = _help(
-        "completion token budget; raising it re-sends only traces cut off "
-        "(finish_reason=length) (default: the preset's)", default=None)
-    seed: int | None = _help(
-        "base sampling seed: each request sends a seed derived from it and the request key, "
-        "so reruns are reproducible where the server honours seeds; null sends none",
-        default=0)
-    system_prompt: str | None = _help(
-        "system prompt (default: the preset's <think>/<answer> prompt; '' sends none)",
-        default=None)
-    concurrency: int = _help("hard cap on requests in flight over all endpoints", default=64)
-    max_requests_per_minute: int | None = _help("pace requests (null = unlimited)",
-                                                default=None)
-    max_tokens_per_minute: int | None = _help(
-        "pace estimated prompt + completion tokens (null = unlimited)", default=None)
-    shared_limiter: str | None = _help(
-        "name of the Ray actor that paces max_requests_per_minute / max_tokens_per_minute "
-        "over every worker of a run; the ray executor sets it, leave it unset", default=None)
-    request_timeout_s: float = _help("timeout of one attempt, seconds", default=1800.0)
-    request_deadline_s: float = _help(
-        "a request is retried (backoff with jitter, Retry-After honoured) until this many "
-        "seconds have passed; then the trace goes to rejects and a rerun retries it",
-        default=4 * 3600.0)
-    unreachable_after_s: float = _help(
-        "stop the run (non-zero exit, naming the URLs) when every endpoint has refused "
-        "connections for this many seconds without one answer", default=30.0)
-    max_image_pixels: int = _help(
-        "images above this many pixels are downscaled before sending (aspect kept)",
-        default=1280 * 28 * 28)
-    use_n_param: str | None = _help(
-        "use the protocol's n for several traces in one request: auto (try, fall back per "
-        "endpoint), yes, no (default: the preset's)", default=None)
-    journal: str | None = _help(
-        "request journal (SQLite) path; default OUT/journal.sqlite, which survives reruns",
-        default=None)
-    price_input_per_m: float | None = _help("USD per million prompt tokens, for the cost line",
-                                            default=None)
-    price_output_per_m: float | None = _help(
-        "USD per million completion tokens, for the cost line", default=None)
-    gpu_hour_price: float | None = _help(
-        "USD per hour of the self-hosted fleet, for the cost line (used when no token prices)",
-        default=None)
-    progress: bool = _help("show live progress (requests, req/s, tokens, cost, ETA)",
-                           default=True)
-    backend: str = _help(
-        "http: send requests to OpenAI-compatible endpoints (base_urls); vllm: run an "
-        "offline vllm.LLM engine in this process on this machine's GPUs (optional extra: "
-        f"{VLLM_INSTALL_HINT}). Both write the same journal keys and the same records, so "
-        "a run may switch backend and resume", default="http")
-    tensor_parallel_size: int = _help(
-        "backend vllm: GPUs the model is sharded over (vllm.LLM tensor_parallel_size)",
-        default=1)
-    gpu_memory_utilization: float = _help(
-        "backend vllm: fraction of each GPU's memory vLLM may take for weights and KV cache",
-        default=0.9)
-    max_model_len: int | None = _help(
-        "backend vllm: context length (prompt + completion) of the engine; a prompt longer "
-        "than this becomes a reject; null = the model's own", default=None)
-    engine_kwargs: dict = _help(
-        "backend vllm: further vllm.LLM arguments as a JSON object, e.g. "
-        '{"limit_mm_per_prompt": {"image": 8}, "dtype": "bfloat16"}', default_factory=dict)
-    vllm_batch_size: int = _help(
-        "backend vllm: at most this many requests (one question, n samples each) per "
-        "LLM.chat call; larger batches keep the GPUs busier", default=256)
+    teacher: str = option("qwen3-vl-235b", help=(
+        "teacher preset: " + ", ".join(sorted(PRESETS)) + "; every unset field comes from it"))
+    model: str | None = option(None, help="model name sent to the endpoint (default: the "
+                               "preset's)")
+    base_urls: list[str] | None = option(
+        None, operational=True, aliases=("--base-url",), metavar="URL",
+        help="OpenAI-compatible base URLs, e.g. http://host:8000/v1; several are used "
+             "least-busy first (default: the preset's)")
+    api_key_env: str | None = option(
+        None, operational=True,
+        help="environment variable holding the API key (default: the preset's; vLLM without "
+             "--api-key accepts any)")
+    n: int = option(8, help="traces per question; ids {id}#0 .. {id}#{n-1}")
+    until_distinct: int | None = option(
+        None, metavar="K",
+        help="adaptive n: keep sampling a question until it has K distinct verified traces "
+             "(rule-based check against the gold answer; near-identical traces count once) "
+             "or max_n samples; null = always n")
+    max_n: int | None = option(None, metavar="M", help="adaptive n: at most M samples per "
+                               "question (default: n)")
+    adaptive_check: str = option(
+        ADAPTIVE_CHECK, metavar="MODULE:FUNCTION",
+        help="adaptive n: the function 'module:function' that says which traces count as "
+             "verified, called as f(responses, record) -> list[bool]")
+    temperature: float | None = option(None, help="sampling temperature (default: the "
+                                       "preset's)")
+    top_p: float | None = option(None, help="nucleus sampling (default: the preset's, "
+                                 "usually unset)")
+    max_tokens: int | None = option(
+        None, help="completion token budget; raising it re-sends only traces cut off "
+                   "(finish_reason=length) (default: the preset's)")
+    seed: int | None = option(
+        0, help="base sampling seed: each request sends a seed derived from it and the "
+                "request key, so reruns are reproducible where the server honours seeds; "
+                "null sends none")
+    system_prompt: str | None = option(
+        None, help="system prompt (default: the preset's <think>/<answer> prompt; '' sends "
+                   "none)")
+    concurrency: int = option(64, operational=True,
+                              help="hard cap on requests in flight over all endpoints")
+    max_requests_per_minute: int | None = option(None, operational=True,
+                                                 help="pace requests (null = unlimited)")
+    max_tokens_per_minute: int | None = option(
+        None, operational=True,
+        help="pace estimated prompt + completion tokens (null = unlimited)")
+    shared_limiter: str | None = option(
+        None, operational=True, cli="internal",
+        help="name of the Ray actor that paces max_requests_per_minute / "
+             "max_tokens_per_minute over every worker of a run; internal: the ray executor "
+             "sets it (no flag)")
+    request_timeout_s: float = option(1800.0, operational=True,
+                                      help="timeout of one attempt, seconds")
+    request_deadline_s: float = option(
+        4 * 3600.0, operational=True,
+        help="a request is retried (backoff with jitter, Retry-After honoured) until this "
+             "many seconds have passed; then the trace goes to rejects and a rerun retries it")
+    unreachable_after_s: float = option(
+        30.0, operational=True,
+        help="stop the run (non-zero exit, naming the URLs) when every endpoint has refused "
+             "connections for this many seconds without one answer")
+    max_image_pixels: int = option(
+        1280 * 28 * 28,
+        help="images above this many pixels are downscaled before sending (aspect kept)")
+    use_n_param: Literal["auto", "yes", "no"] | None = option(
+        None, operational=True,
+        help="use the protocol's n for several traces in one request: auto (try, fall back "
+             "per endpoint), yes, no (default: the preset's)")
+    journal: str | None = option(
+        None, operational=True,
+        help="request journal (SQLite) path; default OUT/journal.sqlite, which survives "
+             "reruns")
+    price_input_per_m: float | None = option(
+        None, operational=True, help="USD per million prompt tokens, for the cost line")
+    price_output_per_m: float | None = option(
+        None, operational=True, help="USD per million completion tokens, for the cost line")
+    gpu_hour_price: float | None = option(
+        None, operational=True,
+        help="USD per hour of the self-hosted fleet, for the cost line (used when no token "
+             "prices)")
+    progress: bool = option(True, operational=True,
+                            help="show live progress (requests, req/s, tokens, cost, ETA)")
+    backend: Literal["http", "vllm"] = option(
+        "http", operational=True,
+        help="http: send requests to OpenAI-compatible endpoints (base_urls); vllm: run an "
+             "offline vllm.LLM engine in this process on this machine's GPUs (optional "
+             f"extra: {VLLM_INSTALL_HINT}). Both write the same journal keys and the same "
+             "records, so a run may switch backend and resume")
+    tensor_parallel_size: int = option(
+        1, operational=True,
+        help="backend vllm: GPUs the model is sharded over (vllm.LLM tensor_parallel_size)")
+    gpu_memory_utilization: float = option(
+        0.9, operational=True,
+        help="backend vllm: fraction of each GPU's memory vLLM may take for weights and KV "
+             "cache")
+    max_model_len: int | None = option(
+        None, help="backend vllm: context length (prompt + completion) of the engine; a "
+                   "prompt longer than this becomes a reject; null = the model's own")
+    engine_kwargs: dict = option(
+        default_factory=dict,
+        help="backend vllm: further vllm.LLM arguments as a JSON object, e.g. "
+             '{"limit_mm_per_prompt": {"image": 8}, "dtype": "bfloat16"}')
+    vllm_batch_size: int = option(
+        256, operational=True,
+        help="backend vllm: at most this many requests (one question, n samples each) per "
+             "LLM.chat call; larger batches keep the GPUs busier")
 
     def __post_init__(self) -> None:
         get_preset(self.teacher)  # raises with the list of presets
@@ -160,6 +186,48 @@ class DistillConfig:
             if bad or not self.base_urls:
                 raise ValueError(f"base_urls must be http(s) URLs like http://host:8000/v1, "
                                  f"got {self.base_urls}")
+
+    # -- views of a resolved config (see `resolve`) -----------------------------------
+    @property
+    def rpm(self) -> int | None:
+        return self.max_requests_per_minute
+
+    @property
+    def tpm(self) -> int | None:
+        return self.max_tokens_per_minute
+
+    @property
+    def adaptive(self) -> bool:
+        return self.until_distinct is not None
+
+    @property
+    def max_samples(self) -> int:
+        """Samples a question may get: n, or max_n (default n) with adaptive n."""
+        return (self.max_n or self.n) if self.adaptive else self.n
+
+    @property
+    def first_round(self) -> int:
+        """Samples sent first: n, or with adaptive n just enough to reach the target."""
+        return min(self.until_distinct, self.max_samples) if self.adaptive else self.n
+
+    @property
+    def sampling(self) -> dict:
+        """Sampling settings that define a trace (hashed into request keys)."""
+        out: dict[str, Any] = {"temperature": self.temperature}
+        if self.top_p is not None:
+            out["top_p"] = self.top_p
+        if self.seed is not None:
+            out["seed"] = self.seed
+        return out
+
+    def cost(self, prompt_tokens: int, completion_tokens: int, seconds: float) -> float | None:
+        if self.price_input_per_m is not None or self.price_output_per_m is not None:
+            return (prompt_tokens * (self.price_input_per_m or 0.0)
+                    + completion_tokens * (self.price_output_per_m or 0.0)) / 1e6
+        if self.gpu_hour_price is not None:
+            return seconds / 3600 * self.gpu_hour_price
+        return None
+
 
     def _check_backend(self) -> None:
         if self.backend not in BACKENDS:
@@ -219,129 +287,28 @@ def vllm_available() -> bool:
         return False
 
 
-# Fields that change how fast or where requests go, never what a trace is: left out of the
-# stage's cache key (the journal's keys already cover what matters). The backend is one of
-# them (both backends write the same journal keys and records), and so are the vLLM
-# engine's sharding, memory and batching; `max_model_len` and `engine_kwargs` stay in the
-# key because they can change traces (truncation at the context length, dtype,
-# quantization, chat template).
-OPERATIONAL_FIELDS = ("base_urls", "api_key_env", "concurrency", "max_requests_per_minute",
-                      "max_tokens_per_minute", "shared_limiter", "request_timeout_s",
-                      "request_deadline_s", "unreachable_after_s", "journal", "price_input_per_m",
-                      "price_output_per_m", "gpu_hour_price", "progress", "use_n_param",
-                      "backend", "tensor_parallel_size", "gpu_memory_utilization",
-                      "vllm_batch_size")
 
+#: a config resolved against its preset: no preset-backed field left None
+Settings = DistillConfig
 
-@dataclass(frozen=True)
-class Settings:
-    """A config resolved against its preset: every value concrete."""
-
-    teacher: str
-    model: str
-    base_urls: tuple[str, ...]
-    api_key_env: str
-    n: int
-    temperature: float
-    top_p: float | None
-    max_tokens: int
-    seed: int | None
-    system_prompt: str
-    concurrency: int
-    rpm: int | None
-    tpm: int | None
-    request_timeout_s: float
-    request_deadline_s: float
-    max_image_pixels: int
-    use_n_param: str
-    price_input_per_m: float | None
-    price_output_per_m: float | None
-    gpu_hour_price: float | None
-    progress: bool
-    unreachable_after_s: float = 30.0
-    backend: str = "http"
-    tensor_parallel_size: int = 1
-    gpu_memory_utilization: float = 0.9
-    max_model_len: int | None = None
-    engine_kwargs: dict = field(default_factory=dict)
-    vllm_batch_size: int = 256
-    shared_limiter: str | None = None
-    until_distinct: int | None = None
-    max_n: int | None = None
-
-    @property
-    def adaptive(self) -> bool:
-        return self.until_distinct is not None
-
-    @property
-    def max_samples(self) -> int:
-        """Samples a question may get: n, or max_n (default n) with adaptive n."""
-        return (self.max_n or self.n) if self.adaptive else self.n
-
-    @property
-    def first_round(self) -> int:
-        """Samples sent first: n, or with adaptive n just enough to reach the target."""
-        return min(self.until_distinct, self.max_samples) if self.adaptive else self.n
-
-    @property
-    def sampling(self) -> dict:
-        """Sampling settings that define a trace (hashed into request keys)."""
-        out: dict[str, Any] = {"temperature": self.temperature}
-        if self.top_p is not None:
-            out["top_p"] = self.top_p
-        if self.seed is not None:
-            out["seed"] = self.seed
-        return out
-
-    def cost(self, prompt_tokens: int, completion_tokens: int, seconds: float) -> float | None:
-        if self.price_input_per_m is not None or self.price_output_per_m is not None:
-            return (prompt_tokens * (self.price_input_per_m or 0.0)
-                    + completion_tokens * (self.price_output_per_m or 0.0)) / 1e6
-        if self.gpu_hour_price is not None:
-            return seconds / 3600 * self.gpu_hour_price
-        return None
+#: DistillConfig fields a preset may fill (the fields both classes have)
+PRESET_FIELDS = tuple(sorted({f.name for f in fields(TeacherPreset)}
+                             & {f.name for f in fields(DistillConfig)}))
 
 
 def resolve(config: DistillConfig | dict | None) -> Settings:
+    """A copy of `config` whose unset (None) fields hold its teacher preset's values."""
     if config is None:
         config = DistillConfig()
     elif isinstance(config, dict):
         config = DistillConfig(**config)
     preset = get_preset(config.teacher)
-
-    def pick(value: Any, default: Any) -> Any:
-        return default if value is None else value
-
-    return Settings(
-        teacher=preset.name,
-        model=pick(config.model, preset.model),
-        base_urls=tuple(pick(config.base_urls, preset.base_urls)),
-        api_key_env=pick(config.api_key_env, preset.api_key_env),
-        n=config.n,
-        temperature=pick(config.temperature, preset.temperature),
-        top_p=pick(config.top_p, preset.top_p),
-        max_tokens=pick(config.max_tokens, preset.max_tokens),
-        seed=config.seed,
-        system_prompt=pick(config.system_prompt, preset.system_prompt),
-        concurrency=config.concurrency,
-        rpm=config.max_requests_per_minute,
-        tpm=config.max_tokens_per_minute,
-        request_timeout_s=config.request_timeout_s,
-        request_deadline_s=config.request_deadline_s,
-        max_image_pixels=config.max_image_pixels,
-        use_n_param=pick(config.use_n_param, preset.use_n_param),
-        price_input_per_m=pick(config.price_input_per_m, preset.price_input_per_m),
-        price_output_per_m=pick(config.price_output_per_m, preset.price_output_per_m),
-        gpu_hour_price=pick(config.gpu_hour_price, preset.gpu_hour_price),
-        progress=config.progress,
-        unreachable_after_s=config.unreachable_after_s,
-        backend=config.backend,
-        tensor_parallel_size=config.tensor_parallel_size,
-        gpu_memory_utilization=config.gpu_memory_utilization,
-        max_model_len=config.max_model_len,
-        engine_kwargs=dict(config.engine_kwargs),
-        vllm_batch_size=config.vllm_batch_size,
-        shared_limiter=config.shared_limiter,
-        until_distinct=config.until_distinct,
-        max_n=config.max_n,
-    )
+    # copy, not dataclasses.replace: the config is validated already, and a preset's
+    # endpoint defaults are not the user's choice (backend vllm refuses user endpoints)
+    settings = copy.copy(config)
+    for name in PRESET_FIELDS:
+        if getattr(settings, name) is None:
+            setattr(settings, name, getattr(preset, name))
+    settings.base_urls = tuple(settings.base_urls)
+    settings.engine_kwargs = dict(config.engine_kwargs)
+    return settings

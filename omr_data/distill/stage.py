@@ -16,8 +16,8 @@ until it has that many distinct verified traces or `max_n` samples.
 The journal lives outside the runner's unit directories (default `OUT/journal.sqlite`,
 or `journal` in the config), so when the runner redoes a unit after a crash every trace
 already received is reused and only the missing ones are sent. The cache key leaves out
-operational settings (endpoints, concurrency, limits, timeouts, journal path, prices): they
-change how traces are fetched, never what they are.
+the config fields marked operational (endpoints, concurrency, limits, timeouts, journal
+path, prices): they change how traces are fetched, never what they are.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar, Iterator
 
-from omr_data.distill.config import OPERATIONAL_FIELDS, DistillConfig, resolve
+from omr_data.distill.config import DistillConfig, resolve
 from omr_data.distill.engine import adaptive_check, distill
 from omr_data.prompts import instruction_sha256
 from omr_data.stage import ConfigError, Stage, StageContext, WorkUnit
@@ -42,7 +42,6 @@ class DistillStage(Stage):
     #: one worker: `concurrency` is a cap over the whole run, and the work is network-bound
     #: (the ray executor runs several, see executors/ray_adapters.py)
     max_workers: ClassVar[int] = 1
-    cache_exclude: ClassVar[tuple[str, ...]] = OPERATIONAL_FIELDS
 
     def check_inputs(self, inputs: list[str]) -> None:
         super().check_inputs(inputs)

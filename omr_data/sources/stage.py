@@ -54,8 +54,7 @@ class NormalizeStage(Stage):
     name = "normalize"
     Config = NormalizeConfig
     reads = "files"
-    # Every field changes the output (which files, which images are found): none excluded.
-    cache_exclude = ()
+    # Every field changes the output (which files, which images are found): none operational.
 
     @property
     def adapter(self):

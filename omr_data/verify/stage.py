@@ -43,16 +43,16 @@ class VerifyConfig:
     judge: str | None = field(default=None, metadata={
         "help": "LLM judge preset for answers the rules cannot decide, e.g. qwen3-235b-judge "
                 "(default: rules and math-verify only)"})
-    judge_base_url: str | None = field(default=None, metadata={
+    judge_base_url: str | None = field(default=None, metadata={"operational": True,
         "help": "OpenAI-compatible endpoint of the judge, e.g. http://localhost:8000/v1"})
-    judge_api_key_env: str = field(default="OPENAI_API_KEY", metadata={
+    judge_api_key_env: str = field(default="OPENAI_API_KEY", metadata={"operational": True,
         "help": "environment variable holding the judge's API key (any key works for "
                 "servers without auth)"})
-    judge_concurrency: int = field(default=16, metadata={
+    judge_concurrency: int = field(default=16, metadata={"operational": True,
         "help": "judge requests in flight at once"})
     judge_model: str | None = field(default=None, metadata={
         "help": "model name the judge server uses, if it differs from the preset's"})
-    judge_cache: str | None = field(default=None, metadata={
+    judge_cache: str | None = field(default=None, metadata={"operational": True,
         "help": "SQLite file caching judge replies (default: ~/.cache/omr-data/judge.sqlite)"})
     format_weight: float = field(default=0.1, metadata={
         "help": "λ in score = (1-λ)·acc + λ·format"})
@@ -64,8 +64,10 @@ class VerifyConfig:
                 "structure is incomplete (format < 1)"})
     timeout_s: float = field(default=2.0, metadata={
         "help": "seconds per answer for math-verify; a timeout scores 0 and is counted"})
+    # its flag is --math-workers: --workers is every verb's count of stage worker processes
     workers: int = field(default=2, metadata={
-        "help": "math-verify worker processes"})
+        "operational": True, "flag": "--math-workers",
+        "help": "math-verify worker processes in each stage worker process"})
     strict: bool = field(default=True, metadata={
         "help": "credit only an <answer> tag or a \\boxed{} outside <think>, as the RL reward "
                 "does; false also reads untagged traces' \"final answer is …\", last line or "
@@ -99,9 +101,6 @@ class VerifyStage(Stage):
     Config = VerifyConfig
     reads = "datasets"
     input_columns = ("id", "answer", "answer_type", "choices", "response")
-    # how fast or where we ask does not change the verdicts
-    cache_exclude = ("judge_base_url", "judge_api_key_env", "judge_concurrency", "judge_cache",
-                     "workers")
 
     # -- phase 1: score everything once, one prepare unit per shard --------------------
     # The units run on the executor (worker processes or Ray), each with its own

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from omr_data.config_cli import option
 from omr_data.distill.config import DistillConfig
 from omr_data.distill.stage import DistillStage
 from omr_data.stage import Stage
@@ -16,10 +17,10 @@ from toy_stages import Uppercase, UppercaseConfig
 
 @dataclass
 class KillOnceConfig(UppercaseConfig):
-    kill_unit: str = field(default="", metadata={"help": "unit whose worker dies once"})
-    marker: str = field(default="", metadata={"help": "file that says the kill happened"})
-    pid_log: str = field(default="", metadata={"help": "append 'unit pid' per unit"})
-    every_time: bool = field(default=False, metadata={"help": "kill at every attempt"})
+    kill_unit: str = option("", operational=True, help="unit whose worker dies once")
+    marker: str = option("", operational=True, help="file that says the kill happened")
+    pid_log: str = option("", operational=True, help="append 'unit pid' per unit")
+    every_time: bool = option(False, operational=True, help="kill at every attempt")
 
 
 class KillOnce(Uppercase):
@@ -27,7 +28,6 @@ class KillOnce(Uppercase):
 
     name = "uppercase"   # same stage as far as outputs go
     Config = KillOnceConfig
-    cache_exclude = ("log_path", "sleep_s", "kill_unit", "marker", "pid_log", "every_time")
 
     def process(self, unit, ctx):
         if self.config.pid_log:
@@ -49,8 +49,8 @@ class OneWorker(KillOnce):
 
 @dataclass
 class ExplodeConfig:
-    bad_unit: str = field(default="unit-00001", metadata={"help": "unit that raises"})
-    log_path: str = field(default="", metadata={"help": "append each started unit's name"})
+    bad_unit: str = option("unit-00001", operational=True, help="unit that raises")
+    log_path: str = option("", operational=True, help="append each started unit's name")
 
 
 class Explode(Stage):
@@ -59,7 +59,6 @@ class Explode(Stage):
 
     name = "explode"
     Config = ExplodeConfig
-    cache_exclude = ("bad_unit", "log_path")
 
     def process(self, unit, ctx):
         if self.config.log_path:

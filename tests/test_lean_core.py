@@ -50,7 +50,8 @@ sys.meta_path[:] = [_Hidden(f) for f in sys.meta_path]
 
 def run_python(code: str, tmp_path: Path, *, hide: bool) -> tuple[dict, list[str]]:
     """Run `code` (which prints one JSON line last) with the finder wrapper; returns that
-    JSON and the heavy modules some import asked for."""
+    JSON and the heavy modules some import asked for. `code` gets the heavy names as
+    sys.argv[1] (comma-separated) and the samples folder as sys.argv[2]."""
     site = tmp_path / "site"
     site.mkdir(exist_ok=True)
     (site / "sitecustomize.py").write_text(SITECUSTOMIZE)
@@ -58,8 +59,9 @@ def run_python(code: str, tmp_path: Path, *, hide: bool) -> tuple[dict, list[str
     asked.write_text("")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(ROOT)]),
            "OMR_ASKED": str(asked), "OMR_HIDE": "1" if hide else "0"}
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code), ",".join(HEAVY),
+                           str(SAMPLES)], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1]), asked.read_text().split()
 
@@ -79,9 +81,10 @@ def test_the_cli_and_every_verbs_help_load_no_heavy_library_where_they_are_insta
                     parser.parse_args([verb, "--help"])
                 except SystemExit:
                     pass
+        heavy = sys.argv[1].split(",")
         print(json.dumps({"verbs": sorted(verbs), "loaded": sorted(
-            m for m in sys.modules if m.partition(".")[0] in %r)}))
-    """ % (HEAVY,), tmp_path, hide=False)
+            m for m in sys.modules if m.partition(".")[0] in heavy)}))
+    """, tmp_path, hide=False)
     assert {"normalize", "mix", "verify", "publish", "stats"} <= set(out["verbs"])
     assert out["loaded"] == [] and asked == [], f"loaded {out['loaded']}, asked for {asked}"
 
@@ -97,7 +100,7 @@ def test_normalize_mix_verify_publish_and_stats_run_without_the_heavy_extras(tmp
             usage = build_parser()._subparsers._group_actions[0].choices["mix"].format_usage()
             return inputs + [out] if usage.rfind("OUT") > usage.rfind("IN") else [out] + inputs
 
-        samples = %r
+        heavy, samples = sys.argv[1].split(","), sys.argv[2]
         steps = [
             ["normalize", "--source", "mmk12", samples + "/mmk12", "runs/mmk12"],
             ["normalize", "--source", "virl39k", samples + "/virl39k", "runs/virl"],
@@ -109,8 +112,8 @@ def test_normalize_mix_verify_publish_and_stats_run_without_the_heavy_extras(tmp
         ]
         codes = [main(argv) for argv in steps]
         print(json.dumps({"codes": codes, "loaded": sorted(
-            m for m in sys.modules if m.partition(".")[0] in %r)}))
-    """ % (str(SAMPLES), HEAVY), tmp_path, hide=True)
+            m for m in sys.modules if m.partition(".")[0] in heavy)}))
+    """, tmp_path, hide=True)
     assert out["codes"] == [0] * 6 and out["loaded"] == []
     manifest = json.loads((tmp_path / "runs/verified/manifest.json").read_text())
     assert manifest["rows"] == 17                    # 8 MMK12 train rows + 9 ViRL39K rows

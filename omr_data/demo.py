@@ -1,8 +1,11 @@
 """`make demo`: both recipes end to end, offline, then load the results back and train.
 
-Runs `pipelines/demo.yaml` on the bundled samples with the simulated teacher, publishes to
-`./hub`, loads each published dataset back with `datasets.load_dataset` (images decoded),
-and, where `train_minimal/` is present, trains a tiny model a few steps on each.
+Runs the checkout's `pipelines/demo.yaml` on its bundled `samples/` with the simulated
+teacher, publishes to `./hub`, loads each published dataset back with
+`datasets.load_dataset` (images decoded), and, where `train_minimal/` is present, trains a
+tiny model a few steps on each. The recipe, samples and trainer are found beside this
+package (a source checkout), whatever the working directory; the outputs (`runs/demo`,
+`hub/`) go to the working directory.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ import sys
 import time
 from pathlib import Path
 
-RECIPE = Path("pipelines/demo.yaml")
+CHECKOUT = Path(__file__).resolve().parents[1]   # holds pipelines/, samples/, train_minimal/
+RECIPE = CHECKOUT / "pipelines" / "demo.yaml"
+SAMPLES = CHECKOUT / "samples"
 HUB = Path("hub")
 REPOS = ("omr/sft-874k", "omr/rl-74k")
 
@@ -35,9 +40,9 @@ def load_back(repo: str) -> str:
 
 
 def train(script: str, dataset: str, steps: int) -> str:
-    path = Path("train_minimal") / script
+    path = CHECKOUT / "train_minimal" / script
     if not path.exists():
-        return f"{path}: not present, training skipped"
+        return f"{_shown(path)}: not present, training skipped"
     start = time.perf_counter()
     cmd = [sys.executable, str(path), "--tiny", "--max-steps", str(steps),
            "--dataset", str(HUB / dataset), "--output-dir", f"runs/demo/train/{script[:-3]}"]
@@ -45,15 +50,34 @@ def train(script: str, dataset: str, steps: int) -> str:
     if proc.returncode != 0:
         sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
         raise SystemExit(f"demo: {' '.join(cmd)} failed (exit {proc.returncode})")
-    return f"{path} --tiny: {steps} steps in {time.perf_counter() - start:.0f}s"
+    return f"{_shown(path)} --tiny: {steps} steps in {time.perf_counter() - start:.0f}s"
+
+
+def _shown(path: Path) -> str:
+    """`path` relative to the working directory when it lies below it, else absolute."""
+    try:
+        return str(path.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def demo_recipe():
+    """The checkout's demo recipe, its inputs pointed at the checkout's samples/."""
+    from omr_data.recipe import load_recipe
+
+    if not RECIPE.exists() or not SAMPLES.is_dir():
+        raise SystemExit(f"demo: needs a source checkout ({RECIPE} and {SAMPLES} are missing "
+                         "from this install): git clone the repository and run `make demo`")
+    # relative where it can be, so the published cards read the same from the checkout
+    return load_recipe(RECIPE, overrides={"samples": _shown(SAMPLES)})
 
 
 def main() -> int:
-    from omr_data.recipe import load_recipe, run_recipe
+    from omr_data.recipe import run_recipe
 
     start = time.perf_counter()
-    print(f"== omr-data demo: {RECIPE} (offline; the teacher and judge are SIMULATED)")
-    reports = run_recipe(load_recipe(RECIPE))
+    print(f"== omr-data demo: {_shown(RECIPE)} (offline; the teacher and judge are SIMULATED)")
+    reports = run_recipe(demo_recipe())
     print("\n== loading the published datasets back")
     for repo in REPOS:
         print("  " + load_back(repo))

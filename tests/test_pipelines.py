@@ -44,6 +44,16 @@ def test_recipe_validates(path, traces, monkeypatch):
     assert recipe.steps
 
 
+def test_the_demo_finds_its_recipe_and_samples_from_any_directory(tmp_path, monkeypatch):
+    from omr_data.demo import demo_recipe
+
+    monkeypatch.chdir(tmp_path)
+    inputs = [Path(i) for step in demo_recipe().steps if step.stage == "normalize"
+              for i in step.inputs]
+    assert len(inputs) == 15 and all(p.is_dir() for p in inputs)
+    assert all(p.is_relative_to(ROOT / "samples") for p in inputs)
+
+
 def test_every_recipe_publishes_something():
     for path in RECIPES:
         steps = yaml.safe_load(path.read_text())["steps"]

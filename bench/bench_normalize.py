@@ -3,8 +3,8 @@ disk) through the `llava_cot` adapter and through the whole `normalize` stage.
 
 Prints rows/s and the ratio against a plain baseline measured in the same run: `json.loads`
 of each line plus building a record-shaped dict (no cleanup, no image reading). The ratio
-says what §0's cleanup, option/answer parsing, trace conversion, image reading and PIL
-verification cost on top of parsing.
+says what the cleanup of docs/sources.md §0, option/answer parsing, trace conversion, image
+reading and PIL verification cost on top of parsing.
 
     python bench/bench_normalize.py [--rows 100000] [--images 2000]
 """

@@ -4,7 +4,7 @@
     python samples/make_samples.py --out DIR  # write them somewhere else
 
 Every figure is drawn here with PIL and every question, answer and trace is written here; no
-content comes from the real datasets. The formats follow /work/shared/SOURCES.md (see
+content comes from the real datasets. The formats follow docs/sources.md (see
 samples/README.md). The output is byte-identical on rerun for the same library versions, which
 `manifest.json` records together with a sha256 of every generated file.
 

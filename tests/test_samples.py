@@ -1,4 +1,5 @@
-"""The bundled samples: reproducible from samples/make_samples.py, and shaped like SOURCES.md."""
+"""The bundled samples: reproducible from samples/make_samples.py, and shaped like
+docs/sources.md."""
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,4 @@
-"""One adapter per public source, by name (SOURCES.md describes each source's files).
+"""One adapter per public source, by name (docs/sources.md describes each source's files).
 
 `SOURCES[name].read(path, image_root=…, split=…)` yields records (and rejects with a
 reason) from one file or Hub dataset id; `.discover(folder, split)` lists a folder's data

@@ -1,4 +1,4 @@
-"""Gold answers: unwrap, normalise, map option text to letters, and type them (§0).
+"""Gold answers: unwrap, normalise, map option text to letters, and type them (docs/sources.md §0).
 
 `normalize_answer(raw, choices)` returns an `Answer` or raises `RowError("missing answer")`;
 it never guesses: an option text that matches no option stays text (`answer_type=text`).

@@ -38,7 +38,8 @@ class ReadContext:
     state: dict = field(default_factory=dict)   # per-file adapter state (e.g. id counts)
 
     def row_id(self, index: int) -> str:
-        """§0's fallback id: `{split}-{row_index}` (the file's key stands for the split)."""
+        """The fallback id (docs/sources.md §0): `{split}-{row_index}` (the file's key
+        stands for the split)."""
         return f"{self.key}-{index}"
 
 
@@ -116,9 +117,9 @@ class Adapter:
                   images: Iterable[Mapping[str, Any]] = (), choices: list[str] | None = None,
                   meta: Mapping[str, Any] | None = None, think: str | None = None,
                   find_choices: bool = True) -> dict:
-        """A record from a question and a gold answer, with §0's cleanup: placeholders and
-        boilerplate stripped (raw kept in meta), embedded options parsed, the answer
-        normalised and typed, a trace converted when `think` is given."""
+        """A record from a question and a gold answer, with the cleanup of docs/sources.md
+        §0: placeholders and boilerplate stripped (raw kept in meta), embedded options
+        parsed, the answer normalised and typed, a trace converted when `think` is given."""
         try:
             raw_question = "" if question is None else str(question)
             images = list(images)

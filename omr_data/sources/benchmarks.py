@@ -1,4 +1,4 @@
-"""Evaluation benchmarks, read for decontamination and evaluation (SOURCES.md §5): MathVista,
+"""Evaluation benchmarks, read for decontamination and evaluation (docs/sources.md §5): MathVista,
 MathVision, MathVerse, DynaMath, WeMath, LogicVista, MMMU, MMMU-Pro and CharXiv.
 
 One adapter reads them all. Which benchmark a file holds is told by a name hint (`--split

@@ -1,6 +1,6 @@
 """Images from every form the sources use, checked to be decodable.
 
-Forms (SOURCES.md §0): an HF `Image` struct `{bytes, path}`, raw bytes in a plain column,
+Forms (docs/sources.md §0): an HF `Image` struct `{bytes, path}`, raw bytes in a plain column,
 a relative path under the image root, a base64 string or `data:` URL, or a PIL image (what
 `datasets` yields when it decodes). Each becomes the record's `{bytes, path}`, read and
 decoded by `omr_data.images` (the one helper every stage uses): a path whose real location

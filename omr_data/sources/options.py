@@ -1,6 +1,6 @@
 """Multiple-choice options: embedded in question text, or given as a list/string column.
 
-Forms seen in the sources (SOURCES.md §0): `Options: (A) x (B) y`, `\\nA. x\\nB. y`,
+Forms seen in the sources (docs/sources.md §0): `Options: (A) x (B) y`, `\\nA. x\\nB. y`,
 `A: x`, `A、x`, `A. x; B. y`. A block only counts as options when its letters run A, B, C…
 without a gap and there are at least two of them, and a letter must be followed by a
 delimiter, so prose such as "Because…" or "A cat" is never read as an option.

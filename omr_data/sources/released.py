@@ -2,8 +2,9 @@
 reward_model: {ground_truth, style}, avg_reward, extra_info?, ability?}`.
 
 The prompt holds an identical system turn and the user turn with `<image>` placeholders;
-`ground_truth` conventions differ per source, so it goes through §0 normalisation and the
-original stays in `meta.raw_answer`. The SFT-874K layout is `chat.OmrSFT`.
+`ground_truth` conventions differ per source, so it goes through the normalisation of
+docs/sources.md §0 and the original stays in `meta.raw_answer`. The SFT-874K layout is
+`chat.OmrSFT`.
 """
 
 from __future__ import annotations

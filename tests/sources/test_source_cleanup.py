@@ -1,4 +1,4 @@
-"""Shared cleanup rules (SOURCES.md §0): question text, options, answers."""
+"""Shared cleanup rules (docs/sources.md §0): question text, options, answers."""
 
 import pytest
 

@@ -15,7 +15,7 @@ import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omr_data.ownership import LOCK_NAME, FileLock, OwnershipError, check_output
 from omr_data.stage import Stage, StageContext
@@ -27,6 +27,9 @@ from omr_data.store import (
     file_sha256,
     read_own_manifest,
 )
+
+if TYPE_CHECKING:
+    from omr_data.executors import Executor
 
 
 @dataclass
@@ -110,7 +113,7 @@ def stage_cache_key(stage: Stage, inputs: list[str], seed: int = 0) -> tuple[str
 
 
 def run_stage(stage: Stage, inputs: list[str | os.PathLike], output: str | os.PathLike, *,
-              executor=None, seed: int = 0, progress: bool = True,
+              executor: Executor | None = None, seed: int = 0, progress: bool = True,
               label: str | None = None, overwrite: bool = False) -> StageResult:
     """Run `stage` over `inputs` into `output`, unless an identical run already finished.
 

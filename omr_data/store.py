@@ -353,6 +353,16 @@ class DatasetBuilder:
         self.repaired: tuple[list[str], list[str]] | None = None
         self._prepare(repair)
 
+    @classmethod
+    def attach(cls, path: str | os.PathLike, *, cache_key: str) -> DatasetBuilder:
+        """The builder of a directory the driver already prepared, for a worker that writes
+        units into it: checks and changes nothing (the driver resumes, repairs, replaces)."""
+        builder = cls.__new__(cls)
+        builder.path, builder.cache_key = Path(path), cache_key
+        builder.extra_outputs, builder.repaired = (), None
+        builder.work = builder.path / ".work"
+        return builder
+
     def _prepare(self, repair: Mapping[str, Any] | None) -> None:
         state_path = self.work / "state.json"
         if state_path.exists():

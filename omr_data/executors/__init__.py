@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from omr_data.executors.base import Executor, ProgressFn
 
-def make_executor(name: str = "local", **options):
+__all__ = ["Executor", "ProgressFn", "make_executor"]
+
+
+def make_executor(name: str = "local", **options) -> Executor:
     if name == "local":
         from omr_data.executors.local import LocalExecutor
         return LocalExecutor(workers=options.get("workers"))

@@ -17,12 +17,12 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Callable
 
+from omr_data.executors.base import ProgressFn
 from omr_data.stage import Stage, StageContext, WorkUnit
 from omr_data.store import DatasetBuilder, UnitResult
 
 PROGRESS_EVERY = 256  # rows between progress updates from a worker
 
-ProgressFn = Callable[[int, int], None]  # (units finished so far, rows so far)
 
 
 def run_unit(stage: Stage, unit: WorkUnit, builder: DatasetBuilder, workdir: Path, seed: int,
@@ -141,9 +141,7 @@ def _init_worker(stage_cls, config, out_path, cache_key, workdir, seed, counter)
     stage = stage_cls(config)
     stage.setup()
     mp.util.Finalize(None, stage.teardown, exitpriority=10)  # runs when the worker exits
-    builder = DatasetBuilder.__new__(DatasetBuilder)  # the driver already prepared the dir
-    builder.path, builder.cache_key = Path(out_path), cache_key
-    builder.work = builder.path / ".work"
+    builder = DatasetBuilder.attach(out_path, cache_key=cache_key)
     _WORKER.update(stage=stage, builder=builder, workdir=workdir, seed=seed, counter=counter)
 
 

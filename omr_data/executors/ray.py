@@ -47,17 +47,16 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import ray
 import ray.data
 
+from omr_data.executors.base import ProgressFn
 from omr_data.executors.local import run_unit
 from omr_data.executors.ray_adapters import ClusterPlan, SharedLimiter, cluster_plan
 from omr_data.stage import Stage, WorkUnit
 from omr_data.store import DatasetBuilder, StoreError, UnitResult
-
-ProgressFn = Callable[[int, int], None]
 
 ATTEMPTS_DIR = "ray-attempts"   # under OUT/.work: how often each unit was started
 
@@ -343,9 +342,7 @@ class _UnitWorker:
                  cwd: str):
         if os.path.isdir(cwd):
             os.chdir(cwd)   # relative input paths mean what they meant on the driver
-        builder = DatasetBuilder.__new__(DatasetBuilder)   # the driver prepared the directory
-        builder.path, builder.cache_key = Path(output), cache_key
-        builder.work = builder.path / ".work"
+        builder = DatasetBuilder.attach(output, cache_key=cache_key)
         if not (builder.work / "state.json").exists():
             raise SetupFailed(
                 f"{output}: the output directory is not visible on this Ray node "

@@ -33,7 +33,7 @@ import typing
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Iterator, Mapping
+from typing import Any, Callable, ClassVar, Iterator, Mapping
 
 from omr_data.config_cli import operational_fields, renamed_keys
 from omr_data.store import DatasetDir, iter_shard_batches
@@ -77,6 +77,31 @@ class StageContext:
     def read_batches(self, unit: WorkUnit, columns: list[str] | None = None):
         for path in unit.paths:
             yield from iter_shard_batches(Path(path), columns=columns)
+
+
+@dataclass(frozen=True)
+class SharedLimiter:
+    """A run-wide rate budget the executor starts before a stage's workers and stops when
+    the stage ends: `omr_data.llm.limits.Budget(rpm, tpm)` as the Ray actor `name` (in the
+    `limits.NAMESPACE` namespace); the workers find it by that name in their config."""
+
+    name: str
+    rpm: int | None
+    tpm: int | None
+
+
+@dataclass
+class ClusterPlan:
+    """How a stage runs on many workers of a cluster (`Stage.cluster_plan`): `workers`
+    workers built from `worker_config`, and per unit the config `unit_config(worker_config,
+    unit_name)` (None: the worker config as is); `shared_limiter`, when set, started before
+    the workers and stopped when the stage ends; `notes` are shown beside the progress."""
+
+    workers: int
+    worker_config: Any
+    unit_config: Callable[[Any, str], Any] | None = None
+    notes: tuple[str, ...] = ()
+    shared_limiter: SharedLimiter | None = None
 
 
 class Stage:
@@ -178,6 +203,15 @@ class Stage:
         if self.reads != "datasets":
             return None
         return sum(DatasetDir(p).num_rows for p in inputs)
+
+    def cluster_plan(self, *, wanted: int, units: int, output: Path) -> ClusterPlan:
+        """How to run on a cluster executor (ray) that would start `wanted` workers for
+        `units` units writing to `output`. Default: `wanted` workers, never more than
+        `max_workers` or the units, each with this config. A stage whose config holds
+        run-wide budgets (requests in flight, rates) overrides it to split them over the
+        workers or share them through a `SharedLimiter` (distill, verify's judge)."""
+        cap = self.max_workers or wanted
+        return ClusterPlan(max(1, min(wanted, cap, units)), self.config)
 
     # -- per worker --------------------------------------------------------------------
     def setup(self) -> None:

@@ -31,15 +31,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Iterator
 
-from omr_data.distill.client import (KEY_HEADER, Completion, NUnsupported, RequestFailed,
-                                     TeacherPool, api_key_from_env)
 from omr_data.distill.config import DistillConfig, Settings, resolve
-from omr_data.distill.journal import Entry, Journal, request_key
-from omr_data.distill.limits import limiter_for
 from omr_data.distill.progress import Progress
 from omr_data.distill.render import Prompt, PromptError, render_prompt
 from omr_data.diversity import measure, near_form
 from omr_data.plugins import load_function
+from omr_data.llm.client import KEY_HEADER, Completion, EndpointPool, api_key_from_env
+from omr_data.llm.errors import NUnsupported, RequestFailed
+from omr_data.llm.journal import Entry, Journal, request_key
+from omr_data.llm.limits import limiter_for
 from omr_data.prompts import instruction_sha256
 from omr_data.records import COLUMNS, dump_meta, load_meta, make_reject
 
@@ -80,7 +80,7 @@ class RunStats:
     diversity: Counter = field(default_factory=Counter)      # "distinct_near.3" -> questions
     reported_models: Counter = field(default_factory=Counter)  # model the server named
 
-    def as_dict(self, pool: TeacherPool | None, settings: Settings) -> dict:
+    def as_dict(self, pool: EndpointPool | None, settings: Settings) -> dict:
         out = {"distill.questions": self.questions, "distill.traces": self.traces,
                "distill.reused": self.reused, "distill.sent_traces": self.sent_traces,
                "distill.rejected": self.rejected,
@@ -121,7 +121,7 @@ class DistillEngine:
         self.journal = journal
         self.total = total
         self.stats = RunStats()
-        self.pool: TeacherPool | Any = None
+        self.pool: EndpointPool | Any = None
         self._client_factory = client_factory
         self._window = max(64, 8 * settings.concurrency)
         if settings.backend == "vllm":  # room to render the next batch while one runs
@@ -142,12 +142,13 @@ class DistillEngine:
             from omr_data.distill.vllm_backend import VLLMPool
             self.pool = VLLMPool(s)
         else:
-            self.pool = TeacherPool(
+            self.pool = EndpointPool(
                 list(s.base_urls), api_key=api_key_from_env(s.api_key_env),
                 concurrency=s.concurrency, request_timeout_s=s.request_timeout_s,
                 request_deadline_s=s.request_deadline_s, rpm=s.rpm, tpm=s.tpm,
                 use_n_param=s.use_n_param, client_factory=self._client_factory,
-                limiter=limiter_for(s), unreachable_after_s=s.unreachable_after_s)
+                limiter=limiter_for(s.rpm, s.tpm, s.shared_limiter),
+                unreachable_after_s=s.unreachable_after_s)
         self.progress = Progress(s, self.pool, self.stats, total=self.total, enabled=s.progress)
         start = time.monotonic()
         order: asyncio.Queue = asyncio.Queue(maxsize=self._window)

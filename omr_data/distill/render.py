@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from omr_data.distill.journal import stable_hash
+from omr_data.llm.journal import stable_hash
 from omr_data.images import DECODE_LIMIT_PIXELS, ImageError, image_bytes
 from omr_data.prompts import record_user_text
 

@@ -51,7 +51,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from omr_data.distill.client import KEY_HEADER
+from omr_data.llm.client import KEY_HEADER
 
 log = logging.getLogger("omr_data.distill.simulated")
 

@@ -1,7 +1,7 @@
 """The offline vLLM backend: `backend: vllm` runs a `vllm.LLM` engine in this process.
 
 On a GPU machine the teacher can run without a server: `VLLMPool` stands in for the HTTP
-`TeacherPool` (same `complete(...)` contract), so the engine's loop is unchanged. The
+`EndpointPool` (same `complete(...)` contract), so the engine's loop is unchanged. The
 messages are the ones the HTTP path sends (system prompt, then the images as base64 data
 URLs and the question text, which `LLM.chat` accepts in the OpenAI format); a request
 becomes `SamplingParams(n, temperature, top_p, max_tokens, seed)` with the same derived
@@ -15,7 +15,7 @@ continuous batching on the GPUs. The call runs in a background thread, so the lo
 rendering the next questions and writing the journal meanwhile. A batch that vLLM refuses
 (`ValueError`, e.g. a prompt longer than `max_model_len`) is retried one request at a
 time, and a request refused on its own fails alone (it becomes a reject; a rerun retries
-it). Any other engine error stops the run with a `TeacherError`.
+it). Any other engine error stops the run with an `LLMError`.
 
 The engine is built lazily, once per process and engine settings (`vllm.LLM(model=...,
 tensor_parallel_size=..., gpu_memory_utilization=..., max_model_len=..., **engine_kwargs)`),
@@ -37,8 +37,9 @@ import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
-from omr_data.distill.client import ClientStats, Completion, RequestFailed, TeacherError
 from omr_data.distill.config import VLLM_INSTALL_HINT, Settings
+from omr_data.llm.client import ClientStats, Completion
+from omr_data.llm.errors import LLMError, RequestFailed
 
 log = logging.getLogger("omr_data.distill")
 
@@ -56,7 +57,7 @@ def import_vllm() -> Any:
     try:
         import vllm
     except ImportError as err:
-        raise TeacherError(f"backend vllm needs the vllm package: {VLLM_INSTALL_HINT} "
+        raise LLMError(f"backend vllm needs the vllm package: {VLLM_INSTALL_HINT} "
                            f"({type(err).__name__}: {err})") from None
     return vllm
 
@@ -98,7 +99,7 @@ def get_llm(args: dict) -> tuple[Any, threading.Lock]:
             if "main thread" in str(err):
                 hint = (" (this vLLM refuses to run outside the main thread; the distill loop "
                         f"runs in a background thread: {THREAD_SAFE_HINT})")
-            raise TeacherError(f"vllm.LLM could not start for model {args['model']!r}: "
+            raise LLMError(f"vllm.LLM could not start for model {args['model']!r}: "
                                f"{type(err).__name__}: {err}{hint}") from err
         log.info("distill: vLLM engine ready in %.0f s", time.monotonic() - start)
         _ENGINE.update(key=key, llm=llm, lock=threading.Lock())
@@ -120,7 +121,7 @@ class _Request:
 
 
 class VLLMPool:
-    """`TeacherPool`'s contract over an offline `vllm.LLM`, batching requests."""
+    """`EndpointPool`'s contract over an offline `vllm.LLM`, batching requests."""
 
     #: vLLM samples n sequences per request natively
     n_param_usable = True
@@ -137,13 +138,13 @@ class VLLMPool:
         self._batcher: asyncio.Task | None = None
         self._endpoint = "vllm-offline"
 
-    # -- the TeacherPool contract --------------------------------------------------------
+    # -- the EndpointPool contract ------------------------------------------------------
     async def complete(self, *, model: str, messages: list, n: int, max_tokens: int,
                        sampling: dict, est_tokens: int, headers: dict | None = None,
                        commit: Callable[[Completion], Awaitable[None]]) -> None:
         """Queue the request for the next `LLM.chat` batch, then `await commit(result)`.
 
-        Raises `RequestFailed` (vLLM refused this request) or `TeacherError` (the engine
+        Raises `RequestFailed` (vLLM refused this request) or `LLMError` (the engine
         failed or could not start)."""
         vllm = import_vllm()
         params = vllm.SamplingParams(n=n, max_tokens=max_tokens, **sampling)
@@ -250,10 +251,10 @@ class VLLMPool:
         except ValueError:
             raise
         except Exception as err:  # noqa: BLE001 - engine failures stop the run, clearly
-            raise TeacherError(f"vLLM engine failed on a batch of {len(batch)} request(s): "
+            raise LLMError(f"vLLM engine failed on a batch of {len(batch)} request(s): "
                                f"{type(err).__name__}: {err}") from err
         if len(outputs) != len(batch):
-            raise TeacherError(f"vLLM returned {len(outputs)} outputs for {len(batch)} "
+            raise LLMError(f"vLLM returned {len(outputs)} outputs for {len(batch)} "
                                "requests")
         return list(outputs)
 

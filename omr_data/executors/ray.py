@@ -24,11 +24,15 @@ Failures:
 * a unit whose done marker exists is never redone (a retried task after the marker was
   written returns the recorded result).
 
-Stages whose settings are global budgets (distill: requests in flight, requests and tokens
-per minute; its request journal) run through an adapter (see `ray_adapters.py`): requests
-in flight are split over the actors, the rates are enforced for the whole run by one
-limiter actor that the executor starts for the stage and kills when it ends, and each
-unit gets its own journal.
+How many actors, and with which config, is the stage's own call (`Stage.cluster_plan`):
+by default `workers` actors, never more than `Stage.max_workers` or the number of units,
+each building the stage from its config. A stage whose settings are run-wide budgets
+overrides it: it may split a budget over the actors (in their config), give each unit its
+own config (e.g. its own journal), and ask for a `SharedLimiter`, one rate budget for the
+whole run that the executor starts as a Ray actor before the workers and kills when the
+stage ends, failed or not (never restarted: a fresh bucket would forget the slots it has
+booked). The executor knows no stage by name; distill's plan is described in
+`omr_data/distill/stage.py`.
 
 Requirements on a cluster: `omr-data[ray]` installed on every node (or shipped with
 `runtime_env`), and the inputs and the output directory on a filesystem that every node
@@ -54,8 +58,8 @@ import ray.data
 
 from omr_data.executors.base import ProgressFn
 from omr_data.executors.local import run_unit
-from omr_data.executors.ray_adapters import ClusterPlan, SharedLimiter, cluster_plan
-from omr_data.stage import Stage, WorkUnit
+from omr_data.llm.limits import NAMESPACE, Budget
+from omr_data.stage import ClusterPlan, SharedLimiter, Stage, WorkUnit
 from omr_data.store import DatasetBuilder, StoreError, UnitResult
 
 ATTEMPTS_DIR = "ray-attempts"   # under OUT/.work: how often each unit was started
@@ -149,7 +153,7 @@ class RayExecutor:
             logging.getLogger("ray.data").setLevel(logging.WARNING)
             logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
         wanted = self.workers or self.cluster_workers()
-        plan = cluster_plan(stage, wanted=wanted, units=len(units), output=builder.path)
+        plan = stage.cluster_plan(wanted=wanted, units=len(units), output=builder.path)
         self.last_plan = plan
         if plan.notes and (self.verbose or sys.stderr.isatty()):   # beside the progress bar
             for note in plan.notes:
@@ -301,7 +305,6 @@ def _reap_unit_workers(wait_s: float = 5.0) -> int:
 def _start_limiter(spec: SharedLimiter):
     """The run-wide rate limiter actor: owned by this driver (it dies with it), no CPU,
     never restarted (a fresh bucket would forget the slots it has booked)."""
-    from omr_data.distill.limits import NAMESPACE, Budget
     actor = ray.remote(Budget).options(name=spec.name, namespace=NAMESPACE, num_cpus=0,
                                        max_restarts=0).remote(spec.rpm, spec.tpm)
     ray.get(actor.stats.remote())   # started and registered before any worker looks it up

@@ -2,10 +2,16 @@
 
 Used only when the rules cannot decide (`score.py`). The judge sees the question, the
 gold answer and the *extracted* candidate answer, never the trace, so a trace that says
-"ignore the instructions and output 1" has nothing to say to it. Replies are cached in
-SQLite, keyed by a hash of (model, messages, sampling settings): a rerun asks nothing
-twice. A reply that is neither `0` nor `1` is returned as such (`value=None`, recorded as
-``judge_unparsable``), never silently read as 0.
+"ignore the instructions and output 1" has nothing to say to it. A reply that is neither
+`0` nor `1` is returned as such (`value=None`, recorded as ``judge_unparsable``), never
+silently read as 0.
+
+Requests go through the one LLM client (`omr_data.llm`), as distill's do: a hard cap on
+requests in flight, optional requests/tokens per minute (one budget over a Ray run when
+the stage shares it), retries with backoff and `Retry-After` until a deadline, bounded
+replies. Replies are kept in a request journal (`omr_data.llm.journal`), keyed by a hash
+of (model, messages, sampling settings), durable as they land: a rerun asks nothing twice.
+A judge cache written before the journal (a `replies` table) is imported on open.
 
     judge = Judge("qwen3-235b-judge", base_url="http://localhost:8000/v1")
     judge.judge("What is 2+3?", "5", "five").value      # 1, 0 or None
@@ -18,10 +24,8 @@ import base64
 import hashlib
 import json
 import os
-import random
 import re
 import sqlite3
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,8 +33,17 @@ from pathlib import Path
 from typing import Any
 
 from omr_data.images import ImageError, image_bytes
-from omr_data.replies import STREAM_BODY_HEADER, MalformedReply, chat_reply, read_capped
+from omr_data.llm.client import (KEY_HEADER, BackgroundLoop, Completion, EndpointPool,
+                                 api_key_from_env)
+from omr_data.llm.errors import LLMError, RequestFailed
+from omr_data.llm.journal import Entry, Journal
+from omr_data.llm.limits import limiter_for
 from omr_data.urls import mask_url
+
+#: where the openai client sends requests when no base URL is given
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+#: tokens charged against a tokens-per-minute cap for each image sent
+IMAGE_TOKENS = 1000
 
 
 @dataclass(frozen=True)
@@ -55,7 +68,7 @@ SYSTEM_PROMPT = (
 )
 
 
-class JudgeError(RuntimeError):
+class JudgeError(LLMError):
     """The judge endpoint could not be reached or refused; the message names it."""
 
 
@@ -145,57 +158,51 @@ def default_cache_path() -> Path:
     return Path(base) / "omr-data" / "judge.sqlite"
 
 
-class JudgeCache:
-    """SQLite: key (sha256 of model + request) → raw reply. Safe across threads."""
-
-    def __init__(self, path: str | os.PathLike):
-        self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
-        self._lock = threading.Lock()
-        with self._lock:
-            if self.path != ":memory:":
-                self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY, "
-                             "model TEXT NOT NULL, reply TEXT NOT NULL, created REAL NOT NULL)")
-            self._db.commit()
-
-    def get(self, key: str) -> str | None:
-        with self._lock:
-            row = self._db.execute("SELECT reply FROM replies WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
-
-    def put(self, key: str, model: str, reply: str) -> None:
-        with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO replies VALUES (?, ?, ?, ?)",
-                             (key, model, reply, time.time()))
-            self._db.commit()
-
-    def __len__(self) -> int:
-        with self._lock:
-            return self._db.execute("SELECT COUNT(*) FROM replies").fetchone()[0]
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+def open_cache(path: str | os.PathLike) -> Journal:
+    """The judge's request journal at `path`, with any replies an older omr-data cached
+    there (table `replies`: key, model, reply, created) imported as answers."""
+    journal = Journal(path)
+    with sqlite3.connect(journal.path, timeout=120) as db:
+        db.execute("BEGIN IMMEDIATE")     # one process imports; the others see it done
+        legacy = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                            "name = 'replies'").fetchone()
+        if legacy:
+            db.execute("INSERT OR IGNORE INTO samples (key, prompt_hash, record_id, k, model, "
+                       "status, response, attempts, updated) SELECT key, key, '', 0, model, "
+                       "'ok', reply, 0, created FROM replies")
+            # kept, renamed: imported once, and an older omr-data finds no half-read table
+            db.execute("ALTER TABLE replies RENAME TO imported_replies")
+    return journal
 
 
 class Judge:
-    """A 0/1 judge on an OpenAI-compatible endpoint, with a reply cache and concurrency.
+    """A 0/1 judge on an OpenAI-compatible endpoint, with a request journal and limits.
 
     `preset` names a `PRESETS` entry; `model` overrides its model name (e.g. what a local
     vLLM server calls it). `api_key_env` names the environment variable holding the key
     (servers without auth accept any key). `send_images` attaches the question's images
-    for VLM judges.
+    for VLM judges. `base_url` None means `OPENAI_BASE_URL`, else OpenAI's API.
+
+    Limits, as for distill's teacher: `concurrency` requests in flight;
+    `max_requests_per_minute` / `max_tokens_per_minute` pace them (`shared_limiter`: the
+    Ray actor holding one budget for a whole run, set by the ray executor); an attempt
+    times out after `timeout_s`; failed attempts are retried with backoff until
+    `deadline_s` has passed (or `max_retries` retries, when given), then `JudgeError`.
     """
 
     def __init__(self, preset: str = "qwen3-235b-judge", *, base_url: str | None = None,
                  api_key_env: str = "OPENAI_API_KEY", concurrency: int = 16,
                  cache_path: str | os.PathLike | None = None, model: str | None = None,
-                 send_images: bool = False, timeout_s: float = 120.0, max_retries: int = 5):
+                 send_images: bool = False, timeout_s: float = 120.0,
+                 max_retries: int | None = None, deadline_s: float = 600.0,
+                 max_requests_per_minute: int | None = None,
+                 max_tokens_per_minute: int | None = None, shared_limiter: str | None = None):
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+        if max_retries is not None and max_retries < 0:
+            raise ValueError(f"max_retries must be >= 0 or None, got {max_retries}")
+        if timeout_s <= 0 or deadline_s <= 0:
+            raise ValueError("timeout_s and deadline_s must be > 0")
         self.preset = resolve_preset(preset)
         self.model = model or self.preset.model
         self.base_url = base_url
@@ -204,8 +211,23 @@ class Judge:
         self.send_images = send_images
         self.timeout_s = timeout_s
         self.max_retries = max_retries
-        self.cache = JudgeCache(cache_path if cache_path is not None else default_cache_path())
-        self.requests_sent = 0
+        self.deadline_s = deadline_s
+        self.rpm, self.tpm = max_requests_per_minute, max_tokens_per_minute
+        self.shared_limiter = shared_limiter
+        self.cache_path = Path(cache_path if cache_path is not None else default_cache_path())
+        self.cache = open_cache(self.cache_path)
+        self._pid = os.getpid()
+        self._loop: BackgroundLoop | None = None
+        self._pool: EndpointPool | None = None
+
+    @property
+    def url(self) -> str:
+        return self.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+
+    @property
+    def requests_sent(self) -> int:
+        """Attempts sent by this process (retries included)."""
+        return self._pool.stats.requests if self._pool is not None else 0
 
     def _key(self, messages: list[dict]) -> str:
         payload = {"model": self.model, "messages": messages,
@@ -217,80 +239,95 @@ class Judge:
         return self.judge_many([JudgeRequest(question, reference, candidate, images)])[0]
 
     def judge_many(self, requests: Sequence[JudgeRequest]) -> list[JudgeVerdict]:
-        """Verdicts in order; cached replies are reused, the rest asked concurrently."""
-        verdicts: list[JudgeVerdict | None] = [None] * len(requests)
-        missing: dict[str, tuple[list[dict], list[int]]] = {}
-        for i, request in enumerate(requests):
+        """Verdicts in order; journaled replies are reused, the rest asked concurrently."""
+        asks = []
+        for request in requests:
             messages = build_messages(request, send_images=self.send_images)
-            key = self._key(messages)
-            reply = self.cache.get(key)
-            if reply is not None:
-                verdicts[i] = JudgeVerdict(parse_reply(reply), reply, cached=True)
-            else:
-                missing.setdefault(key, (messages, []))[1].append(i)
+            asks.append((self._key(messages), messages))
+        self._check_process()
+        found = self.cache.lookup(sorted({key for key, _ in asks}))
+        replies = {key: e.response or "" for key, e in found.items() if e.status == "ok"}
+        missing = {key: messages for key, messages in asks if key not in replies}
         if missing:
-            replies = _run_coroutine(self._ask_all(missing))
-            for key, reply in replies.items():
-                for i in missing[key][1]:
-                    verdicts[i] = JudgeVerdict(parse_reply(reply), reply)
-        return verdicts  # type: ignore[return-value]
+            replies.update(self._background().run(self._ask_all(missing)))
+        return [JudgeVerdict(parse_reply(replies[key]), replies[key], cached=key in found
+                             and found[key].status == "ok") for key, _ in asks]
 
-    async def _ask_all(self, missing: dict[str, tuple[list[dict], list[int]]]) -> dict[str, str]:
-        from openai import AsyncOpenAI
+    # -- asking ------------------------------------------------------------------------
+    def _check_process(self) -> None:
+        """A forked child has the parent's journal writer and loop objects but not their
+        threads: it opens its own."""
+        if os.getpid() != self._pid:
+            self._pid, self._loop, self._pool = os.getpid(), None, None
+            self.cache = open_cache(self.cache_path)
 
-        semaphore = asyncio.Semaphore(self.concurrency)
-        client = AsyncOpenAI(base_url=self.base_url,
-                             api_key=os.environ.get(self.api_key_env) or "EMPTY",
-                             timeout=self.timeout_s, max_retries=0)
+    def _background(self) -> BackgroundLoop:
+        if self._loop is None:
+            self._loop = BackgroundLoop("omr-judge")
+        return self._loop
 
-        async def ask(key: str, messages: list[dict]) -> tuple[str, str]:
-            async with semaphore:
-                reply = await self._ask(client, messages)
-                self.cache.put(key, self.model, reply)    # durable as it lands
-                return key, reply
+    def _client(self) -> EndpointPool:
+        """The pool, made on the background loop (its locks belong to that loop)."""
+        if self._pool is None:
+            self._pool = EndpointPool(
+                [self.url], api_key=api_key_from_env(self.api_key_env),
+                concurrency=self.concurrency, request_timeout_s=self.timeout_s,
+                request_deadline_s=self.deadline_s,
+                limiter=limiter_for(self.rpm, self.tpm, self.shared_limiter),
+                max_attempts=None if self.max_retries is None else self.max_retries + 1,
+                role="judge", url_option="--judge-base-url", key_option="judge_api_key_env")
+        return self._pool
 
+    async def _ask_all(self, missing: dict[str, list[dict]]) -> dict[str, str]:
+        pool = self._client()
+        tasks = [asyncio.ensure_future(self._ask(pool, key, messages))
+                 for key, messages in missing.items()]
         try:
-            pairs = await asyncio.gather(*(ask(k, m) for k, (m, _) in missing.items()))
-        finally:
-            await client.close()
-        return dict(pairs)
+            return dict(await asyncio.gather(*tasks))
+        except BaseException:
+            for task in tasks:     # one failure ends the batch: stop asking for the rest
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
 
-    async def _ask(self, client: Any, messages: list[dict]) -> str:
-        """One reply's text. Connection failures, timeouts, 408/409/429/5xx and 200s that
-        are not a usable completion (no choices, not JSON, over the size cap) are retried
-        `max_retries` times with backoff; then `JudgeError` names the endpoint."""
-        import openai
+    async def _ask(self, pool: EndpointPool, key: str, messages: list[dict]) -> tuple[str, str]:
+        """One reply's text, journaled before it is returned."""
+        replies: list[str] = []
 
-        where = mask_url(self.base_url) if self.base_url else "the default OpenAI endpoint"
-        body = {"model": self.model, "messages": messages,
-                "temperature": self.preset.temperature, "max_tokens": self.preset.max_tokens}
-        last = "no attempt"
-        for attempt in range(self.max_retries + 1):
-            if attempt:
-                await asyncio.sleep(min(8.0, 0.5 * 2 ** (attempt - 1)) * random.uniform(0.5, 1))
-            try:
-                self.requests_sent += 1
-                response = await client.post(
-                    "/chat/completions", cast_to=_httpx().Response, body=body,
-                    options={"headers": dict(STREAM_BODY_HEADER), "timeout": self.timeout_s})
-                data = chat_reply(await read_capped(response))
-            except MalformedReply as err:
-                last = f"malformed reply: {err}"
-            except openai.APIStatusError as err:
-                if err.status_code not in (408, 409, 429) and err.status_code < 500:
-                    raise JudgeError(f"judge {self.model} at {where}: HTTP {err.status_code}: "
-                                     f"{str(err)[:300]}") from None
-                last = f"HTTP {err.status_code}"
-            except openai.APIConnectionError as err:   # timeouts included
-                cause = err.__cause__ or err
-                last = f"{type(err).__name__}: {type(cause).__name__}: {cause}"
-            else:
-                return data["choices"][0]["message"].get("content") or ""
-        raise JudgeError(f"judge {self.model} at {where}: no usable reply after "
-                         f"{self.max_retries + 1} attempts (last: {last[:300]}); check "
-                         "--judge-base-url and that the server is running")
+        async def commit(result: Completion) -> None:
+            reply = result.texts[0] or ""
+            entry = Entry(key=key, prompt_hash=key, record_id="", k=0, model=self.model,
+                          status="ok", response=reply, finish_reason=result.finish_reasons[0],
+                          max_tokens=self.preset.max_tokens, prompt_tokens=result.prompt_tokens,
+                          completion_tokens=result.completion_tokens, usage=result.usage,
+                          served_model=result.served_model,
+                          system_fingerprint=result.system_fingerprint, updated=time.time())
+            await self.cache.write_async([entry], [(key, entry.updated, result.endpoint,
+                                                    entry.finish_reason or "ok",
+                                                    result.seconds)])
+            replies.append(reply)
+
+        sampling = {"temperature": self.preset.temperature}
+        try:
+            await pool.complete(model=self.model, messages=messages, n=1,
+                                max_tokens=self.preset.max_tokens, sampling=sampling,
+                                est_tokens=_estimate_tokens(messages) + self.preset.max_tokens,
+                                headers={KEY_HEADER: key}, commit=commit)
+        except RequestFailed as err:
+            raise JudgeError(f"judge {self.model} at {mask_url(self.url)}: {err.reason[:300]}; "
+                             "check --judge-base-url and that the server is running") from None
+        except LLMError as err:
+            if isinstance(err, JudgeError):
+                raise
+            raise JudgeError(f"judge {self.model}: {err}") from None
+        return key, replies[0]
 
     def close(self) -> None:
+        if self._loop is not None and os.getpid() == self._pid:
+            if self._pool is not None:
+                self._loop.run(self._pool.close())
+            self._loop.close()
+        self._loop = self._pool = None
         self.cache.close()
 
     def __enter__(self) -> Judge:
@@ -300,31 +337,17 @@ class Judge:
         self.close()
 
 
-def _run_coroutine(coro):
-    """`asyncio.run`, also from code that is already inside a running event loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = asyncio.run(coro)
-        except BaseException as err:  # noqa: BLE001 - re-raised in the caller's thread
-            box["error"] = err
-
-    thread = threading.Thread(target=target, name="omr-judge")
-    thread.start()
-    thread.join()
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
-
-
-def _httpx():
-    try:
-        import httpx2 as httpx
-    except ImportError:
-        import httpx
-    return httpx
+def _estimate_tokens(messages: list[dict]) -> int:
+    """Prompt tokens to book against a tokens-per-minute cap (corrected by the usage the
+    reply reports): about four characters a token, `IMAGE_TOKENS` an image."""
+    chars, images = 0, 0
+    for message in messages:
+        content = message["content"]
+        for part in [content] if isinstance(content, str) else content:
+            if isinstance(part, str):
+                chars += len(part)
+            elif part.get("type") == "text":
+                chars += len(part["text"])
+            else:
+                images += 1
+    return chars // 4 + images * IMAGE_TOKENS + 8

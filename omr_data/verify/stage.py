@@ -22,8 +22,10 @@ expression math-verify can parse, yes/no), else rejected with the reason.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -31,7 +33,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from omr_data.records import load_meta, make_reject, option_letters, update_meta
-from omr_data.stage import Stage, StageContext, WorkUnit
+from omr_data.stage import ClusterPlan, SharedLimiter, Stage, StageContext, WorkUnit
 from omr_data.store import iter_shard_batches
 
 VERDICT_COLUMNS = ("id", "question", "answer", "answer_type", "choices", "response", "meta")
@@ -53,7 +55,25 @@ class VerifyConfig:
     judge_model: str | None = field(default=None, metadata={
         "help": "model name the judge server uses, if it differs from the preset's"})
     judge_cache: str | None = field(default=None, metadata={"operational": True,
-        "help": "SQLite file caching judge replies (default: ~/.cache/omr-data/judge.sqlite)"})
+        "help": "SQLite request journal keeping judge replies, so a rerun asks nothing twice "
+                "(default: ~/.cache/omr-data/judge.sqlite)"})
+    judge_max_requests_per_minute: int | None = field(default=None, metadata={
+        "operational": True,
+        "help": "pace judge requests (null = unlimited); per worker process locally, one "
+                "budget over the whole run with the ray executor"})
+    judge_max_tokens_per_minute: int | None = field(default=None, metadata={
+        "operational": True,
+        "help": "pace the judge's estimated prompt + completion tokens (null = unlimited); "
+                "shared like judge_max_requests_per_minute"})
+    judge_request_deadline_s: float = field(default=600.0, metadata={
+        "operational": True,
+        "help": "a judge request is retried (backoff with jitter, Retry-After honoured) until "
+                "this many seconds have passed; then the unit fails and a rerun asks only "
+                "what is missing"})
+    judge_shared_limiter: str | None = field(default=None, metadata={
+        "operational": True, "cli": "internal",
+        "help": "name of the Ray actor that paces the judge's rates over every worker of a "
+                "run; internal: the ray executor sets it"})
     format_weight: float = field(default=0.1, metadata={
         "help": "λ in score = (1-λ)·acc + λ·format"})
     keep: Literal["correct", "all"] = field(default="correct", metadata={
@@ -92,6 +112,13 @@ class VerifyConfig:
             raise ValueError(f"workers: must be >= 1, got {self.workers}")
         if self.judge_concurrency < 1:
             raise ValueError(f"judge_concurrency: must be >= 1, got {self.judge_concurrency}")
+        for name in ("judge_max_requests_per_minute", "judge_max_tokens_per_minute"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name}: must be >= 1 or null (unlimited), got {value}")
+        if self.judge_request_deadline_s <= 0:
+            raise ValueError(f"judge_request_deadline_s: must be > 0, got "
+                             f"{self.judge_request_deadline_s}")
 
 
 class VerifyStage(Stage):
@@ -147,6 +174,20 @@ class VerifyStage(Stage):
             out["verify.judge_prompt_sha256"] = judge_prompt_sha256()
         return out
 
+    def cluster_plan(self, *, wanted: int, units: int, output: Path) -> ClusterPlan:
+        """The default plan; with judge rate caps, one limiter actor holds them for the
+        whole run (each worker's judge finds it by `judge_shared_limiter`)."""
+        plan = super().cluster_plan(wanted=wanted, units=units, output=output)
+        cfg = self.config
+        rpm, tpm = cfg.judge_max_requests_per_minute, cfg.judge_max_tokens_per_minute
+        if cfg.judge is None or not (rpm or tpm):
+            return plan
+        plan.shared_limiter = SharedLimiter(f"judge-limiter-{uuid.uuid4().hex[:12]}", rpm, tpm)
+        plan.worker_config = dataclasses.replace(cfg, judge_shared_limiter=plan.shared_limiter.name)
+        plan.notes += ("judge rate caps for the whole run (one shared limiter actor): "
+                       f"requests/min={rpm}, tokens/min={tpm}",)
+        return plan
+
     def _make_judge(self):
         if self.config.judge is None:
             return None
@@ -154,7 +195,10 @@ class VerifyStage(Stage):
         cfg = self.config
         return Judge(cfg.judge, base_url=cfg.judge_base_url, api_key_env=cfg.judge_api_key_env,
                      concurrency=cfg.judge_concurrency, cache_path=cfg.judge_cache,
-                     model=cfg.judge_model)
+                     model=cfg.judge_model, deadline_s=cfg.judge_request_deadline_s,
+                     max_requests_per_minute=cfg.judge_max_requests_per_minute,
+                     max_tokens_per_minute=cfg.judge_max_tokens_per_minute,
+                     shared_limiter=cfg.judge_shared_limiter)
 
     def _score_shard(self, shard: Path, pool, judge) -> list[dict]:
         from omr_data.verify.score import score_batch

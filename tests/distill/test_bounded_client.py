@@ -10,7 +10,7 @@ import pytest
 from distill_helpers import make_records
 from fake_openai import FakeOpenAI, completion, free_port
 from omr_data.distill import distill
-from omr_data.distill.client import TeacherError
+from omr_data.llm.errors import LLMError
 from omr_data.distill.simulated import SimulatedServer
 from omr_data.registry import stage_class
 from omr_data.runner import run_stage
@@ -70,7 +70,7 @@ def test_a_dead_endpoint_stops_the_run_naming_the_masked_url(tmp_path):
     port = free_port()
     url = f"http://user:hunter2@127.0.0.1:{port}/v1?api_key=SECRET"
     start = time.monotonic()
-    with pytest.raises(TeacherError) as err:
+    with pytest.raises(LLMError) as err:
         run(make_records(3), cfg(url, request_deadline_s=3600, unreachable_after_s=1.0),
             tmp_path / "j.sqlite")
     assert time.monotonic() - start < 30
@@ -87,7 +87,7 @@ def test_dead_teacher_fails_the_stage_and_the_fixed_rerun_sends(tmp_path):
     data = write_dataset(tmp_path / "in", make_records(3)).path
     out = tmp_path / "out"
     dead = f"http://127.0.0.1:{free_port()}/v1"
-    with pytest.raises(TeacherError, match="cannot reach the teacher"):
+    with pytest.raises(LLMError, match="cannot reach the teacher"):
         run_stage(_stage(dead, request_deadline_s=3600, unreachable_after_s=0.5), [data], out,
                   progress=False)
     with SimulatedServer(latency_s=0.001) as srv:
@@ -116,20 +116,20 @@ def test_connect_timeouts_count_toward_an_unreachable_teacher():
 
     import openai
 
-    from omr_data.distill.client import TeacherPool, _httpx
+    from omr_data.llm.client import EndpointPool, httpx
 
     async def check():
-        pool = TeacherPool(["http://me:pw@10.0.0.1:9/v1"], api_key="k", concurrency=1,
+        pool = EndpointPool(["http://me:pw@10.0.0.1:9/v1"], api_key="k", concurrency=1,
                            request_timeout_s=1, request_deadline_s=60,
                            unreachable_after_s=0.01)
         ep = pool.endpoints[0]
-        request = _httpx().Request("POST", "http://10.0.0.1:9/v1/chat/completions")
+        request = httpx.Request("POST", "http://10.0.0.1:9/v1/chat/completions")
         for attempt in range(1, 4):
             err = openai.APITimeoutError(request=request)
-            err.__cause__ = _httpx().ConnectTimeout("connect timed out")
+            err.__cause__ = httpx.ConnectTimeout("connect timed out")
             assert pool._classify(err, ep, 1, attempt)[0] == "connect timeout"
         await asyncio.sleep(0.02)
-        with pytest.raises(TeacherError, match=r"cannot reach the teacher at http://\*\*\*@"):
+        with pytest.raises(LLMError, match=r"cannot reach the teacher at http://\*\*\*@"):
             pool._check_reachable("connect timeout")
         await pool.close()
 

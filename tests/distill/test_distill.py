@@ -16,9 +16,9 @@ from PIL import Image
 
 from distill_helpers import config, make_records
 from omr_data.distill import distill, estimate
-from omr_data.distill.client import TeacherError
-from omr_data.distill.journal import Entry, Journal
 from omr_data.distill.simulated import SimulatedServer
+from omr_data.llm.errors import LLMError
+from omr_data.llm.journal import Entry, Journal
 from omr_data.records import load_meta, make_record, validate_record
 
 TRACE = re.compile(r"^<think>.*</think>\s*<answer>(.*)</answer>$", re.S)
@@ -181,7 +181,7 @@ def test_failures_past_the_deadline_become_rejects_and_a_rerun_retries(tmp_path)
 
 def test_bad_api_key_stops_the_run_with_a_clear_error(tmp_path):
     with SimulatedServer(api_key="secret") as srv:
-        with pytest.raises(TeacherError, match="API key"):
+        with pytest.raises(LLMError, match="API key"):
             run(make_records(2), config(srv), tmp_path / "j.sqlite")
         os.environ["OMR_TEST_KEY"] = "secret"
         kept, _ = run(make_records(2), config(srv, api_key_env="OMR_TEST_KEY"),

@@ -1,5 +1,5 @@
 """Rate limiters: the reservation budget (deterministic, on an injected clock), the
-TeacherPool's limiter hook, and which limiter a run picks."""
+EndpointPool's limiter hook, and which limiter a run picks."""
 
 import asyncio
 import random
@@ -7,10 +7,11 @@ import random
 import pytest
 
 from distill_helpers import config
-from omr_data.distill.client import RateLimiter, TeacherError, TeacherPool, api_key_from_env
 from omr_data.distill.config import DistillConfig, resolve
-from omr_data.distill.limits import Budget, Limiter, limiter_for
 from omr_data.distill.stage import DistillStage
+from omr_data.llm.client import EndpointPool, api_key_from_env
+from omr_data.llm.errors import LLMError
+from omr_data.llm.limits import Budget, Limiter, RateLimiter, limiter_for
 
 
 class Clock:
@@ -117,8 +118,8 @@ def test_teacher_pool_paces_every_attempt_through_the_given_limiter(server):
     assert isinstance(limiter, Limiter)
 
     async def go():
-        pool = TeacherPool([server.base_url], api_key="x", concurrency=8,
-                           request_timeout_s=5, request_deadline_s=30, limiter=limiter)
+        pool = EndpointPool([server.base_url], api_key="x", concurrency=8,
+                            request_timeout_s=5, request_deadline_s=30, limiter=limiter)
         done = []
 
         async def commit(result):
@@ -144,12 +145,12 @@ def test_teacher_pool_paces_every_attempt_through_the_given_limiter(server):
 
 
 def test_the_default_limiter_is_the_in_process_one(server):
-    pool = TeacherPool([server.base_url], api_key="x", concurrency=2, request_timeout_s=5,
-                       request_deadline_s=5, rpm=30, tpm=1000)
+    pool = EndpointPool([server.base_url], api_key="x", concurrency=2, request_timeout_s=5,
+                        request_deadline_s=5, rpm=30, tpm=1000)
     assert isinstance(pool.limiter, RateLimiter)
     assert (pool.limiter.rpm, pool.limiter.tpm) == (30, 1000)
     settings = resolve(config(server, max_requests_per_minute=30))
-    limiter = limiter_for(settings)
+    limiter = limiter_for(settings.rpm, settings.tpm, settings.shared_limiter)
     assert isinstance(limiter, RateLimiter) and limiter.rpm == 30
     assert api_key_from_env("OMR_DATA_NO_SUCH_KEY") == "EMPTY"
 
@@ -160,8 +161,8 @@ def test_shared_limiter_outside_a_ray_run_is_a_clear_error(server):
     if ray.is_initialized():
         pytest.skip("Ray is running in this process")
     settings = resolve(config(server, shared_limiter="distill-limiter-x"))
-    with pytest.raises(TeacherError, match="not part of a Ray run.*leave it unset"):
-        limiter_for(settings)
+    with pytest.raises(LLMError, match="not part of a Ray run.*leave it unset"):
+        limiter_for(settings.rpm, settings.tpm, settings.shared_limiter)
 
 
 def test_shared_limiter_is_operational_and_http_only():

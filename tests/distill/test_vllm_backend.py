@@ -29,7 +29,7 @@ from PIL import Image
 from distill_helpers import config, make_records
 from omr_data.distill import DistillConfig, distill
 from omr_data.distill import vllm_backend
-from omr_data.distill.client import TeacherError
+from omr_data.llm.errors import LLMError
 from omr_data.distill.render import user_text
 from omr_data.distill.simulated import (_truncate_tokens, count_tokens, guess_answer,
                                         make_trace)
@@ -306,11 +306,11 @@ def test_a_prompt_vllm_refuses_becomes_a_reject_and_the_rest_go_through(fake_vll
 
 def test_an_engine_failure_stops_the_run_with_a_clear_error(fake_vllm, tmp_path):
     fake_vllm.fail_with = RuntimeError("CUDA out of memory")
-    with pytest.raises(TeacherError, match="vLLM engine failed.*CUDA out of memory"):
+    with pytest.raises(LLMError, match="vLLM engine failed.*CUDA out of memory"):
         run(make_records(3), vconfig(), tmp_path / "j.sqlite")
     vllm_backend._ENGINE.clear()
     fake_vllm.fail_init = ValueError("signal only works in main thread of the main interpreter")
-    with pytest.raises(TeacherError, match=r"could not start.*vllm >= 0.10.2"):
+    with pytest.raises(LLMError, match=r"could not start.*vllm >= 0.10.2"):
         run(make_records(3), vconfig(), tmp_path / "j.sqlite")
 
 
@@ -322,7 +322,7 @@ def test_missing_vllm_is_a_clear_error(monkeypatch):
     from omr_data.stage import ConfigError
     with pytest.raises(ConfigError, match="vllm"):
         DistillStage({"teacher": "simulated", "backend": "vllm"})
-    with pytest.raises(TeacherError, match=r"omr-data\[vllm\]"):
+    with pytest.raises(LLMError, match=r"omr-data\[vllm\]"):
         vllm_backend.import_vllm()
     DistillConfig(backend="http")  # the default backend does not need it
 

@@ -128,7 +128,7 @@ class DistillProbe(DistillStage):
         if unit.name == self.config.kill_limiter_in:
             import ray
 
-            from omr_data.distill.limits import NAMESPACE
+            from omr_data.llm.limits import NAMESPACE
             ray.kill(ray.get_actor(self.config.shared_limiter, namespace=NAMESPACE))
             for _ in range(100):   # until the kill has landed
                 try:

@@ -24,8 +24,8 @@ pytest.importorskip("ray.data", reason="the ray executor needs Ray Data: "
 
 import ray  # noqa: E402
 
-from omr_data.distill.client import KEY_HEADER  # noqa: E402
-from omr_data.distill.limits import NAMESPACE  # noqa: E402
+from omr_data.llm.client import KEY_HEADER  # noqa: E402
+from omr_data.llm.limits import NAMESPACE  # noqa: E402
 from omr_data.distill.simulated import SimulatedServer  # noqa: E402
 from omr_data.distill.stage import DistillStage  # noqa: E402
 from omr_data.executors.local import LocalExecutor  # noqa: E402
@@ -316,7 +316,7 @@ def test_distill_fails_clearly_when_the_shared_limiter_dies(cluster, tmp_path):
         cfg = {"teacher": "simulated", "base_urls": [srv.base_url], "n": 1,
                "concurrency": 4, "max_tokens": 4096, "progress": False,
                "max_requests_per_minute": 6000, "kill_limiter_in": "unit-00001"}
-        with pytest.raises(UnitFailed, match=r"TeacherError: the run's shared rate limiter "
+        with pytest.raises(UnitFailed, match=r"LLMError: the run's shared rate limiter "
                                              r"\(Ray actor 'distill-limiter-[0-9a-f]+'\) "
                                              r"(died|does not exist).*rerun the stage"):
             run_stage(DistillProbe(cfg), [src.path], tmp_path / "out", executor=one,
@@ -340,8 +340,8 @@ def test_distill_limiter_is_killed_when_a_unit_fails(cluster, tmp_path):
 
 
 def test_ray_limiter_proxy_paces_and_reports_a_dead_actor(cluster):
-    from omr_data.distill.client import TeacherError
-    from omr_data.distill.limits import Budget, RayLimiter
+    from omr_data.llm.errors import LLMError
+    from omr_data.llm.limits import Budget, RayLimiter
     actor = ray.remote(Budget).options(name="distill-limiter-test", namespace=NAMESPACE,
                                        num_cpus=0, max_restarts=0).remote(1200, 100_000)
     ray.get(actor.stats.remote())
@@ -357,9 +357,9 @@ def test_ray_limiter_proxy_paces_and_reports_a_dead_actor(cluster):
     assert ray.get(actor.stats.remote())["tokens"] == 5500
     ray.kill(actor)
     assert _limiter_gone("distill-limiter-test")                     # the kill has landed
-    with pytest.raises(TeacherError, match=r"\(Ray actor 'distill-limiter-test'\) died"):
+    with pytest.raises(LLMError, match=r"\(Ray actor 'distill-limiter-test'\) died"):
         asyncio.run(limiter.acquire(1))
-    with pytest.raises(TeacherError, match="does not exist"):
+    with pytest.raises(LLMError, match="does not exist"):
         RayLimiter("distill-limiter-test")
 
 
@@ -450,7 +450,7 @@ def test_options_are_checked():
 
 
 def test_unit_journal_paths():
-    from omr_data.executors.ray_adapters import unit_journal_path
+    from omr_data.distill.stage import unit_journal_path
     assert unit_journal_path(None, Path("/data/out"), "unit-00003") == \
         Path("/data/out/journal.units/unit-00003.sqlite")
     assert unit_journal_path("/j/run.sqlite", Path("/data/out"), "unit-00000") == \

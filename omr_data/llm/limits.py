@@ -1,13 +1,14 @@
-"""Request and token rate limits for the teacher client, in one process or over a cluster.
+"""Request and token rate limits for the LLM client, in one process or over a cluster.
 
-`TeacherPool` paces every attempt through a `Limiter`: `await acquire(est_tokens)` before
+`EndpointPool` paces every attempt through a `Limiter`: `await acquire(est_tokens)` before
 sending, `correct(actual - est)` once the response reports its usage. Two kinds exist:
 
-* `RateLimiter` (client.py), the default: one process, one budget.
-* `RayLimiter`: the proxy of a `Budget` that lives in one Ray actor for a whole run, so
-  `max_requests_per_minute` and `max_tokens_per_minute` hold over every worker of the
-  run. The ray executor starts that actor for a distill stage with a cap and names it in
-  the workers' config (`shared_limiter`); `limiter_for` picks the proxy from there.
+* `RateLimiter`, the default: one process, one budget.
+* `RayLimiter`: the proxy of a `Budget` that lives in one Ray actor for a whole run, so a
+  stage's requests-per-minute and tokens-per-minute caps hold over every worker of the
+  run. A stage asks the ray executor for that actor in its `Stage.cluster_plan` (a
+  `SharedLimiter`) and names it in the workers' config; `limiter_for` picks the proxy
+  from that name.
 
 A `Budget` never blocks: `reserve(tokens)` books the earliest slot that both caps allow
 and answers how many seconds the caller must wait for it, so one actor serves every
@@ -22,10 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Callable, Protocol, runtime_checkable
+from typing import Callable, Protocol, runtime_checkable
 
-if TYPE_CHECKING:
-    from omr_data.distill.config import Settings
+from omr_data.llm.errors import LLMError
 
 #: the Ray namespace of the run-wide limiter actors
 NAMESPACE = "omr-data"
@@ -33,13 +33,56 @@ NAMESPACE = "omr-data"
 
 @runtime_checkable
 class Limiter(Protocol):
-    """What `TeacherPool` needs from a rate limiter."""
+    """What `EndpointPool` needs from a rate limiter."""
 
     async def acquire(self, tokens: int) -> None:
         """Return when a request estimated at `tokens` tokens may be sent."""
 
     def correct(self, delta: int) -> None:
         """Charge (delta > 0) or refund (delta < 0) actual minus estimated tokens."""
+
+
+class RateLimiter:
+    """Paces requests per minute and (estimated) tokens per minute in this process;
+    None = unlimited."""
+
+    def __init__(self, rpm: int | None, tpm: int | None):
+        self.rpm, self.tpm = rpm, tpm
+        self._next = 0.0
+        self._tokens = float(tpm or 0)
+        self._stamp = time.monotonic()
+        self._lock = asyncio.Lock()
+
+    async def acquire(self, tokens: int) -> None:
+        if not self.rpm and not self.tpm:
+            return
+        async with self._lock:
+            now = time.monotonic()
+            if self.rpm:
+                wait = self._next - now
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                    now = time.monotonic()
+                self._next = max(now, self._next) + 60.0 / self.rpm
+            if self.tpm:
+                need = min(tokens, self.tpm)
+                while True:
+                    self._refill()
+                    if self._tokens >= need:
+                        break
+                    await asyncio.sleep((need - self._tokens) / (self.tpm / 60.0))
+                self._tokens -= tokens
+
+    def correct(self, delta: int) -> None:
+        """Charge (or refund) the difference between actual and estimated tokens."""
+        if self.tpm:
+            self._refill()
+            self._tokens = min(float(self.tpm), self._tokens - delta)
+
+    def _refill(self) -> None:
+        now = time.monotonic()
+        self._tokens = min(float(self.tpm), self._tokens + (now - self._stamp) * self.tpm / 60.0)
+        self._stamp = now
 
 
 class _Bucket:
@@ -136,14 +179,14 @@ class RayLimiter:
         except ImportError:
             ray = None
         if ray is None or not ray.is_initialized():
-            raise _error(f"shared_limiter={name!r} names a Ray actor, but this process is "
-                         "not part of a Ray run; it is set by the ray executor: leave it unset")
+            raise LLMError(f"shared_limiter={name!r} names a Ray actor, but this process is "
+                           "not part of a Ray run; it is set by the ray executor: leave it unset")
         try:
             self._handle = ray.get_actor(name, namespace=NAMESPACE)
         except ValueError:
-            raise _error(f"the run's shared rate limiter (Ray actor {name!r}) does not exist "
-                         "(the run that started it has ended or it died); rerun the stage, "
-                         "the journals keep every trace received") from None
+            raise LLMError(f"the run's shared rate limiter (Ray actor {name!r}) does not exist "
+                           "(the run that started it has ended or it died); rerun the stage, "
+                           "the journals keep every answer received") from None
         self.name = name
         self._died = ray.exceptions.RayActorError
         self._turn = asyncio.Lock()
@@ -153,9 +196,9 @@ class RayLimiter:
             try:
                 wait = await self._handle.reserve.remote(int(tokens))
             except self._died as err:
-                raise _error(f"the run's shared rate limiter (Ray actor {self.name!r}) died: "
-                             f"{str(err).strip().splitlines()[0][:300]}; rerun the stage, "
-                             "the journals keep every trace received") from None
+                raise LLMError(f"the run's shared rate limiter (Ray actor {self.name!r}) died: "
+                               f"{str(err).strip().splitlines()[0][:300]}; rerun the stage, "
+                               "the journals keep every answer received") from None
             if wait > 0:
                 await asyncio.sleep(wait)
 
@@ -164,18 +207,12 @@ class RayLimiter:
             self._handle.correct.remote(int(delta))   # fire and forget
 
 
-def _error(message: str) -> Exception:
-    from omr_data.distill.client import TeacherError
-    return TeacherError(message)
-
-
-def limiter_for(settings: "Settings") -> Limiter:
-    """The limiter a run uses: the run-wide one named by `shared_limiter`, else this
+def limiter_for(rpm: int | None, tpm: int | None, shared: str | None = None) -> Limiter:
+    """The limiter a client uses: the run-wide one named `shared` (a Ray actor), else this
     process's own `RateLimiter` over rpm and tpm."""
-    if settings.shared_limiter:
-        return RayLimiter(settings.shared_limiter)
-    from omr_data.distill.client import RateLimiter
-    return RateLimiter(settings.rpm, settings.tpm)
+    if shared:
+        return RayLimiter(shared)
+    return RateLimiter(rpm, tpm)
 
 
-__all__ = ["Budget", "Limiter", "NAMESPACE", "RayLimiter", "limiter_for"]
+__all__ = ["Budget", "Limiter", "NAMESPACE", "RateLimiter", "RayLimiter", "limiter_for"]

@@ -1,11 +1,19 @@
-"""The request journal: a content-addressed SQLite file that makes distillation resumable.
+"""The request journal: a content-addressed SQLite file of answers, so a rerun asks nothing
+twice.
 
-One row per trace, keyed by `request_key(model, rendered messages with image hashes,
-sampling settings, k)`; `max_tokens` is *not* in the key, so raising it reuses every
-finished trace and re-sends only those cut off (`finish_reason == "length"`), while
-changing the prompt, the model, an image or the sampling settings gives new keys and never
-reuses old traces. The rendered prompt (images as sha256 references) is stored once per
-prompt hash; every attempt (success or error) is logged in `attempts`.
+One row per answer (`samples`), keyed by the request it answers; the caller makes the key.
+Distill keys sample k of a prompt as `request_key(prompt_hash, k)`, where the prompt hash
+covers the model, the rendered messages with image hashes and the sampling settings;
+`max_tokens` is *not* in it, so raising it reuses every finished trace and re-sends only
+those cut off (`finish_reason == "length"`, see `Entry.reusable`), while changing the
+prompt, the model, an image or the sampling settings gives new keys and never reuses old
+traces. The judge keys a verdict by the hash of its whole request (model, messages,
+sampling, max_tokens) and keeps one row per verdict (`k` = 0). A rendered prompt may be
+stored once per prompt hash (`prompts`); every attempt (success or error) is logged in
+`attempts`.
+
+The file format (tables, columns, `JOURNAL_VERSION`) and the keys are a resume contract:
+a journal written by an earlier omr-data is reused as it is.
 
 Writes go through one writer thread that commits whatever has queued up in one transaction
 (group commit, WAL, `synchronous=FULL`), so a response is on disk before its caller's
@@ -154,7 +162,7 @@ class Journal:
         self.commits = 0
         self.rows_written = 0
         self._writer = threading.Thread(target=self._write_loop, daemon=True,
-                                        name="distill-journal")
+                                        name="omr-journal")
         self._writer.start()
 
     def _connect(self) -> sqlite3.Connection:
@@ -187,6 +195,11 @@ class Journal:
             name = status if status != "ok" else f"ok:{finish or 'unknown'}"
             out[name] = out.get(name, 0) + n
         return out
+
+    def __len__(self) -> int:
+        """Answers held (rows with status 'ok'; failures are not answers)."""
+        return self._reader.execute("SELECT COUNT(*) FROM samples WHERE status = 'ok'"
+                                    ).fetchone()[0]
 
     def prompt(self, prompt_hash: str) -> Any:
         row = self._reader.execute("SELECT payload FROM prompts WHERE prompt_hash=?",

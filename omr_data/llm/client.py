@@ -1,18 +1,22 @@
-"""The teacher client: several OpenAI-compatible endpoints behind one hard concurrency cap.
+"""The LLM client: several OpenAI-compatible endpoints behind one hard concurrency cap.
 
-- `--concurrency` is a hard cap on requests in flight over all endpoints (one semaphore);
+Distill's teacher requests and the verify judge's both go through `EndpointPool`, so both
+get the same limits, retries, deadlines and bounded replies; `role` ("teacher", "judge")
+and the option names only change what the errors say.
+
+- `concurrency` is a hard cap on requests in flight over all endpoints (one semaphore);
   a request that waits to be retried gives its slot back while it waits.
 - The least-busy endpoint gets each request; an endpoint that answered 429 with
   `Retry-After` (or keeps failing) is avoided until that time passes.
 - Retries: 429, 408, 409, 5xx, timeouts and dropped connections are retried with
   exponential backoff and jitter, honouring `retry-after-ms` / `Retry-After`, until the
-  request's deadline passes (not a fixed count: at 20% faults a small count loses requests).
+  request's deadline passes (not a fixed count: at 20% faults a small count loses requests;
+  `max_attempts` adds a count for callers that want one).
 - A 200 that is not a usable completion (not JSON, no choices, a body over
   `replies.MAX_REPLY_BYTES`, which is never read whole) is a failed attempt like a 500:
   retried with backoff until the deadline, never an answer and never an endless loop.
 - Connection failures to every endpoint with no answer for `unreachable_after_s` (30 s)
-  stop the run
-  with `TeacherError` naming the URLs (credentials masked): a dead or mistyped
+  stop the run with `LLMError` naming the URLs (credentials masked): a dead or mistyped
   `--base-url` fails within a minute instead of retrying until the deadline.
 - 400/413/422 fail the one request (it becomes a reject with the server's message); a 400
   for `n > 1` marks the endpoint as not supporting `n`; 401/403/404 stop the run with a
@@ -21,6 +25,8 @@
   are corrected with the usage each response reports. The pacing is a `Limiter`
   (`limits.py`): this process's `RateLimiter` by default, or one budget shared by every
   worker of a Ray run.
+- Every reply is read through `omr_data.replies` (size cap while streaming, shape checks);
+  every URL shown goes through `mask_url`.
 """
 
 from __future__ import annotations
@@ -30,13 +36,20 @@ import email.utils
 import logging
 import os
 import random
+import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
-if TYPE_CHECKING:
-    from omr_data.distill.limits import Limiter
+import openai
 
+try:   # the HTTP library the installed openai is built on: httpx, or its successor httpx2
+    import httpx2 as httpx
+except ImportError:
+    import httpx
+
+from omr_data.llm.errors import LLMError, NUnsupported, RequestFailed
+from omr_data.llm.limits import Limiter, RateLimiter
 from omr_data.replies import STREAM_BODY_HEADER, MalformedReply, chat_reply, read_capped
 from omr_data.urls import mask_url
 
@@ -52,25 +65,7 @@ BACKOFF_CAP_S = 60.0
 #: the simulated teacher counts responses per key with it
 KEY_HEADER = "X-Request-Key"
 
-log = logging.getLogger("omr_data.distill")
-
-
-class TeacherError(RuntimeError):
-    """The run cannot go on (bad API key, base URL or model); the message says what to fix."""
-
-
-class RequestFailed(Exception):
-    """One request failed for good (its deadline passed, or the server refused it)."""
-
-    def __init__(self, reason: str, *, retryable: bool):
-        super().__init__(reason)
-        self.reason = reason
-        self.retryable = retryable
-
-
-class NUnsupported(Exception):
-    """The endpoint refused `n > 1`; send one request per sample instead."""
-
+log = logging.getLogger("omr_data.llm")
 
 #: connections per client shard: httpcore scans its whole pool on every request, so one
 #: pool of 64+ connections costs more CPU per request than several small ones
@@ -124,61 +119,26 @@ class ClientStats:
         self.errors[kind] = self.errors.get(kind, 0) + 1
 
 
-class RateLimiter:
-    """Paces requests per minute and (estimated) tokens per minute; None = unlimited."""
-
-    def __init__(self, rpm: int | None, tpm: int | None):
-        self.rpm, self.tpm = rpm, tpm
-        self._next = 0.0
-        self._tokens = float(tpm or 0)
-        self._stamp = time.monotonic()
-        self._lock = asyncio.Lock()
-
-    async def acquire(self, tokens: int) -> None:
-        if not self.rpm and not self.tpm:
-            return
-        async with self._lock:
-            now = time.monotonic()
-            if self.rpm:
-                wait = self._next - now
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                    now = time.monotonic()
-                self._next = max(now, self._next) + 60.0 / self.rpm
-            if self.tpm:
-                need = min(tokens, self.tpm)
-                while True:
-                    self._refill()
-                    if self._tokens >= need:
-                        break
-                    await asyncio.sleep((need - self._tokens) / (self.tpm / 60.0))
-                self._tokens -= tokens
-
-    def correct(self, delta: int) -> None:
-        """Charge (or refund) the difference between actual and estimated tokens."""
-        if self.tpm:
-            self._refill()
-            self._tokens = min(float(self.tpm), self._tokens - delta)
-
-    def _refill(self) -> None:
-        now = time.monotonic()
-        self._tokens = min(float(self.tpm), self._tokens + (now - self._stamp) * self.tpm / 60.0)
-        self._stamp = now
-
-
-class TeacherPool:
+class EndpointPool:
     """Sends chat completions to the least-busy endpoint under one concurrency cap.
 
     `limiter` paces every attempt (`limits.Limiter`); default `RateLimiter(rpm, tpm)`.
+    `max_attempts` (None: no count) ends a request after that many failed attempts, even
+    before its deadline. `role`, `url_option` and `key_option` name the server and the
+    options to fix in error messages ("teacher", "--base-url", "api_key_env").
     """
 
     def __init__(self, base_urls: list[str], *, api_key: str, concurrency: int,
                  request_timeout_s: float, request_deadline_s: float,
                  rpm: int | None = None, tpm: int | None = None,
                  use_n_param: str = "auto", client_factory: Callable | None = None,
-                 limiter: "Limiter | None" = None, unreachable_after_s: float = DEAD_AFTER_S):
+                 limiter: Limiter | None = None, unreachable_after_s: float = DEAD_AFTER_S,
+                 max_attempts: int | None = None, role: str = "teacher",
+                 url_option: str = "--base-url", key_option: str = "api_key_env"):
         if not base_urls:
-            raise TeacherError("no base URL: set base_urls (--base-url URL, repeatable)")
+            raise LLMError(f"no base URL for the {role}: set {url_option} URL")
+        if max_attempts is not None and max_attempts < 1:
+            raise ValueError(f"max_attempts must be >= 1 or None, got {max_attempts}")
         factory = client_factory or _openai_client
         shards = max(1, -(-concurrency // SHARD_CONNECTIONS))
         per_shard = -(-concurrency // shards)
@@ -193,6 +153,8 @@ class TeacherPool:
         self.request_deadline_s = request_deadline_s
         self.unreachable_after_s = unreachable_after_s
         self.limiter = limiter if limiter is not None else RateLimiter(rpm, tpm)
+        self.max_attempts = max_attempts
+        self.role, self.url_option, self.key_option = role, url_option, key_option
         self.stats = ClientStats()
         self.in_flight = 0
         self.max_in_flight = 0
@@ -219,16 +181,18 @@ class TeacherPool:
                        commit: Callable[[Completion], Awaitable[None]]) -> None:
         """Send until success, then `await commit(result)` while still holding the slot.
 
-        Raises `RequestFailed` (deadline passed or refused), `NUnsupported` or `TeacherError`.
+        Raises `RequestFailed` (deadline or attempts ran out, or refused), `NUnsupported`
+        or `LLMError`.
         """
         deadline = time.monotonic() + self.request_deadline_s
         attempt, last_error = 0, "no attempt"
         while True:
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or attempt == self.max_attempts:
                 self.stats.failed += 1
-                raise RequestFailed(f"deadline passed after {attempt} attempt(s): {last_error}",
-                                    retryable=True)
+                why = "deadline passed" if remaining <= 0 else "no usable reply"
+                tries = f"{attempt} attempt" + ("" if attempt == 1 else "s")
+                raise RequestFailed(f"{why} after {tries}: {last_error}", retryable=True)
             await self._wait_unblocked(n, deadline)
             await self.limiter.acquire(est_tokens)
             async with self._slots:
@@ -274,6 +238,8 @@ class TeacherPool:
             if ep.down_since is not None:
                 self._check_reachable(last_error)
                 delay = min(delay, self.unreachable_after_s / 4)  # notice a dead one in time
+            if attempt == self.max_attempts:
+                continue                                          # no retry to wait for
             delay = min(delay, max(0.0, deadline - time.monotonic()))
             log.debug("retry %d in %.2fs after %s (%s)", attempt, delay, last_error,
                       mask_url(ep.url))
@@ -282,8 +248,6 @@ class TeacherPool:
 
     def _classify(self, err: Exception, ep: Endpoint, n: int, attempt: int) -> tuple[str, float]:
         """(error text, seconds to wait) for a retryable failure; raises otherwise."""
-        import openai
-
         backoff = _backoff(attempt - 1)
         if isinstance(err, MalformedReply):
             ep.answered()
@@ -302,20 +266,20 @@ class TeacherPool:
                     return f"{kind}: {message}", retry_after + random.uniform(0, 0.1 * retry_after + 0.01)
                 return f"{kind}: {message}", backoff
             if status in (401, 403):
-                raise TeacherError(f"{mask_url(ep.url)}: {kind} {message}: check the API key "
-                                   "(api_key_env names the environment variable)")
+                raise LLMError(f"{mask_url(ep.url)}: {kind} {message}: check the API key "
+                               f"({self.key_option} names the environment variable)")
             if status == 404:
-                raise TeacherError(f"{mask_url(ep.url)}: {kind} {message}: check the base URL "
-                                   "(it usually ends in /v1) and the model name")
+                raise LLMError(f"{mask_url(ep.url)}: {kind} {message}: check the base URL "
+                               f"({self.url_option}; it usually ends in /v1) and the model name")
             if status == 400 and n > 1 and ep.supports_n is not True and _mentions_n(message):
                 ep.supports_n = False
                 raise NUnsupported(message)
             self.stats.failed += 1
-            raise RequestFailed(f"teacher refused the request: {kind}: {message}",
+            raise RequestFailed(f"{self.role} refused the request: {kind}: {message}",
                                 retryable=False)
         if isinstance(err, openai.APITimeoutError):
             self.stats.error("timeout")
-            if isinstance(err.__cause__, _httpx().ConnectTimeout):
+            if isinstance(err.__cause__, httpx.ConnectTimeout):
                 # no connection at all (a host that drops packets): as dead as a refusal
                 if ep.down_since is None:
                     ep.down_since = time.monotonic()
@@ -335,17 +299,17 @@ class TeacherPool:
         return f"{type(err).__name__}: {err}", backoff
 
     def _check_reachable(self, last_error: str) -> None:
-        """Raise `TeacherError` when no endpoint has answered for `unreachable_after_s` and
+        """Raise `LLMError` when no endpoint has answered for `unreachable_after_s` and
         each refused at least `DEAD_AFTER_FAILURES` connections since."""
         now = time.monotonic()
         if all(ep.down_since is not None and now - ep.down_since >= self.unreachable_after_s
                and ep.down_failures >= DEAD_AFTER_FAILURES for ep in self.endpoints):
             urls = ", ".join(mask_url(ep.url) for ep in self.endpoints)
             seconds = now - min(ep.down_since for ep in self.endpoints)  # type: ignore[type-var]
-            raise TeacherError(
-                f"cannot reach the teacher at {urls}: only connection failures for "
-                f"{seconds:.0f}s ({last_error}); check --base-url and that the server is "
-                "running, then rerun (finished traces are kept)")
+            raise LLMError(
+                f"cannot reach the {self.role} at {urls}: only connection failures for "
+                f"{seconds:.0f}s ({last_error}); check {self.url_option} and that the server "
+                "is running, then rerun (answers received are kept)")
 
     async def _wait_unblocked(self, n: int, deadline: float) -> None:
         while True:
@@ -370,21 +334,7 @@ class TeacherPool:
         return min(ready, key=lambda ep: (ep.in_flight, (ready.index(ep) - self._rr) % len(ready)))
 
 
-def _httpx():
-    """The HTTP library the installed openai package is built on (httpx, or its successor
-    httpx2 in newer releases)."""
-    try:
-        import httpx2 as httpx
-    except ImportError:
-        import httpx
-    return httpx
-
-
 def _openai_client(url: str, api_key: str, concurrency: int, timeout: float):
-    import openai
-
-    httpx = _httpx()
-
     limits = httpx.Limits(max_connections=concurrency + 4,
                           max_keepalive_connections=concurrency + 4)
     http = openai.DefaultAsyncHttpxClient(limits=limits, timeout=timeout)
@@ -396,8 +346,6 @@ async def _post_chat(client: Any, body: dict, headers: dict | None, timeout: flo
     """POST /chat/completions through the openai client (auth, errors, connection pool),
     without its per-request parameter transform and model parsing, which cost more CPU
     than everything else in the loop together; returns the JSON body."""
-    httpx = _httpx()
-
     response = await client.post("/chat/completions", cast_to=httpx.Response, body=body,
                                  options={"headers": {**(headers or {}), **STREAM_BODY_HEADER},
                                           "timeout": timeout})
@@ -456,6 +404,43 @@ def _mentions_n(message: str) -> bool:
     return any(s in text for s in ("'n'", '"n"', " n ", "n >", "n>", "n must", "n=", "n is"))
 
 
+class BackgroundLoop:
+    """One event loop in a daemon thread, for a sync caller of the async pool: the pool
+    lives on this loop, so its connections, rate budget and Retry-After blocks persist
+    between calls, and `run(coro)` works the same from plain code, from inside a running
+    event loop (a notebook, an async trainer) and in worker processes. Not fork-safe: a
+    forked child must make its own (callers check the pid)."""
+
+    def __init__(self, name: str):
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name=name, daemon=True)
+        self._thread.start()
+
+    def run(self, coro: Awaitable) -> Any:
+        """The coroutine's result, run on the loop; this thread waits for it."""
+        if threading.current_thread() is self._thread:
+            raise RuntimeError("BackgroundLoop.run called from its own loop (would deadlock)")
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    def close(self) -> None:
+        """Cancel what is still running on the loop, then stop it."""
+        async def cancel_rest() -> None:
+            rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in rest:
+                task.cancel()
+            await asyncio.gather(*rest, return_exceptions=True)
+
+        if self.loop.is_running():
+            self.run(cancel_rest())
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join()
+        self.loop.close()
+
+
 def api_key_from_env(env: str) -> str:
     """The key from the named variable; servers without auth (vLLM) accept any value."""
     return os.environ.get(env) or "EMPTY"
+
+
+__all__ = ["BackgroundLoop", "Completion", "ClientStats", "EndpointPool", "KEY_HEADER",
+           "api_key_from_env"]

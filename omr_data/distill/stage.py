@@ -64,8 +64,7 @@ from typing import Any, ClassVar, Iterator
 from omr_data.distill.config import DistillConfig, resolve
 from omr_data.distill.engine import adaptive_check, distill
 from omr_data.prompts import instruction_sha256
-from omr_data.stage import (ClusterPlan, ConfigError, SharedLimiter, Stage, StageContext,
-                            WorkUnit)
+from omr_data.stage import ClusterPlan, ConfigError, SharedLimiter, Stage, StageContext, WorkUnit
 
 JOURNAL_NAME = "journal.sqlite"
 #: config fields that cap the whole run and are split across a cluster's workers

@@ -38,8 +38,9 @@ import os
 import random
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import openai
 
@@ -263,7 +264,8 @@ class EndpointPool:
                 retry_after = _retry_after(err.response.headers)
                 if retry_after is not None:
                     ep.blocked_until = max(ep.blocked_until, time.monotonic() + retry_after)
-                    return f"{kind}: {message}", retry_after + random.uniform(0, 0.1 * retry_after + 0.01)
+                    jitter = random.uniform(0, 0.1 * retry_after + 0.01)
+                    return f"{kind}: {message}", retry_after + jitter
                 return f"{kind}: {message}", backoff
             if status in (401, 403):
                 raise LLMError(f"{mask_url(ep.url)}: {kind} {message}: check the API key "

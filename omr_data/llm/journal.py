@@ -30,9 +30,10 @@ import queue
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 JOURNAL_VERSION = 1
 _BUSY_MS = 120_000
@@ -253,7 +254,7 @@ class Journal:
         self._writer.join()
         self._reader.close()
 
-    def __enter__(self) -> "Journal":
+    def __enter__(self) -> Journal:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -33,8 +33,13 @@ from pathlib import Path
 from typing import Any
 
 from omr_data.images import ImageError, image_bytes
-from omr_data.llm.client import (KEY_HEADER, BackgroundLoop, Completion, EndpointPool,
-                                 api_key_from_env)
+from omr_data.llm.client import (
+    KEY_HEADER,
+    BackgroundLoop,
+    Completion,
+    EndpointPool,
+    api_key_from_env,
+)
 from omr_data.llm.errors import LLMError, RequestFailed
 from omr_data.llm.journal import Entry, Journal
 from omr_data.llm.limits import limiter_for

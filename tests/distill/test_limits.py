@@ -175,3 +175,19 @@ def test_shared_limiter_is_operational_and_http_only():
     assert DistillConfig(teacher="simulated").shared_limiter is None
     with pytest.raises(ValueError, match="shared_limiter: not used with backend vllm"):
         DistillConfig(teacher="simulated", backend="vllm", shared_limiter="distill-limiter-x")
+
+
+def test_distill_plans_its_cluster_run_split_shared_and_one_journal_per_unit(tmp_path):
+    stage = DistillStage({"teacher": "simulated", "concurrency": 10,
+                          "max_requests_per_minute": 120})
+    plan = stage.cluster_plan(wanted=8, units=3, output=tmp_path)
+    assert plan.workers == 3 and plan.worker_config.concurrency == 3       # 3 * 3 <= 10
+    assert (plan.shared_limiter.rpm, plan.shared_limiter.tpm) == (120, None)
+    assert plan.worker_config.shared_limiter == plan.shared_limiter.name
+    assert plan.worker_config.progress is False
+    unit = plan.unit_config(plan.worker_config, "unit-00002")
+    assert unit.journal == str(tmp_path.resolve() / "journal.units" / "unit-00002.sqlite")
+    assert stage.cache_key(["p"]) == DistillStage(unit).cache_key(["p"])
+    few = DistillStage({"teacher": "simulated", "concurrency": 2}).cluster_plan(
+        wanted=8, units=5, output=tmp_path)
+    assert few.workers == 2 and few.shared_limiter is None   # every actor keeps a slot

@@ -26,6 +26,7 @@ import json
 import os
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -222,6 +223,7 @@ class Judge:
         self.cache_path = Path(cache_path if cache_path is not None else default_cache_path())
         self.cache = open_cache(self.cache_path)
         self._pid = os.getpid()
+        self._start_lock = threading.Lock()
         self._loop: BackgroundLoop | None = None
         self._pool: EndpointPool | None = None
 
@@ -267,9 +269,10 @@ class Judge:
             self.cache = open_cache(self.cache_path)
 
     def _background(self) -> BackgroundLoop:
-        if self._loop is None:
-            self._loop = BackgroundLoop("omr-judge")
-        return self._loop
+        with self._start_lock:      # threads sharing a judge share one loop and one pool
+            if self._loop is None:
+                self._loop = BackgroundLoop("omr-judge")
+            return self._loop
 
     def _client(self) -> EndpointPool:
         """The pool, made on the background loop (its locks belong to that loop)."""

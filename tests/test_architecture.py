@@ -7,8 +7,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "omr_data"
 
@@ -143,8 +141,6 @@ def test_the_graph_is_read_from_the_whole_package():
     assert "omr_data.store" in EDGES["omr_data.stage"]
 
 
-@pytest.mark.xfail(strict=True, reason="distill/client.py <-> distill/limits.py until the "
-                   "one LLM client module (issue #17, branch llm-client) lands")
 def test_no_import_cycles():
     found = cycles()
     assert not found, "import cycles:\n" + "\n".join(
@@ -165,8 +161,6 @@ def test_stages_do_not_import_one_another():
         "\n".join(bad)
 
 
-@pytest.mark.xfail(strict=True, reason="the Ray executor names distill's limiter and stage "
-                   "until the stage hook of issue #17 (branch llm-client) lands")
 def test_runner_and_executors_know_no_stage():
     bad = violations(lambda m, t: layer(m) == "runner" and layer(t) in ("stage", "entry"))
     assert not bad, "runner/executors -> stage imports (give the stage API a hook):\n" + \

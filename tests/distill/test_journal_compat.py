@@ -6,6 +6,7 @@ import sqlite3
 import time
 
 from distill_helpers import config, make_records
+
 from omr_data.distill import distill
 from omr_data.distill.config import resolve
 from omr_data.distill.render import render_prompt

@@ -5,8 +5,8 @@ import asyncio
 import random
 
 import pytest
-
 from distill_helpers import config
+
 from omr_data.distill.config import DistillConfig, resolve
 from omr_data.distill.stage import DistillStage
 from omr_data.llm.client import EndpointPool, api_key_from_env

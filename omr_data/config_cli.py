@@ -1,13 +1,16 @@
 """A stage's config dataclass is its whole interface: YAML keys, flags, `--help`, cache key.
 
 Each field is a recipe key (`min_response_tokens`) and a flag (`--min-response-tokens`):
-CLI verbs and flags use hyphens, YAML and Python use underscores. The field's metadata
-says the rest (`option()` writes it):
+CLI verbs and flags use hyphens, YAML and Python use underscores. A list field is a
+repeatable flag, named in the singular too (`--base-url A --base-url B` for `base_urls`);
+a bool field is `--x/--no-x`; a dict field takes JSON; a Literal gives choices. The
+field's metadata says the rest (`option()` writes it):
 
 - ``help``: the flag's help text (the default is appended);
 - ``operational``: the field changes how or where the work runs (endpoints, keys,
   concurrency, caches, progress), never the output; left out of the stage's cache key;
-- ``metavar``; ``aliases``: more flags for the field (e.g. ``--base-url``); ``flag``: the
+- ``metavar``; ``aliases``: more flags for the field, each also a key (``--min-tokens``,
+  ``min_tokens``); ``flag``: the
   flag's name when ``--field-name`` would clash with a flag every verb has (verify's
   ``workers`` is ``--math-workers``: ``--workers`` counts stage worker processes);
 - ``renamed_from``: former names; a YAML key or a flag using one fails naming the new one;
@@ -58,6 +61,14 @@ def renamed_keys(cls: type) -> dict[str, str]:
             for old in f.metadata.get("renamed_from", ())}
 
 
+def alias_keys(cls: type) -> dict[str, str]:
+    """Alias key -> field name: a flag alias (`--min-tokens`) works as a key (`min_tokens`)."""
+    if not dataclasses.is_dataclass(cls):
+        return {}
+    return {alias[2:].replace("-", "_"): f.name for f in dataclasses.fields(cls)
+            for alias in f.metadata.get("aliases", ())}
+
+
 def flag_fields(cls: type) -> Iterator[dataclasses.Field]:
     """The fields that get a flag (not positional, not internal)."""
     if dataclasses.is_dataclass(cls):
@@ -98,12 +109,20 @@ def add_config_flags(parser: argparse.ArgumentParser, cls: type) -> None:
             kwargs.setdefault("metavar", "JSON")
         else:
             kwargs["type"] = _scalar(hint)
-        group.add_argument(*field_flags(f), **kwargs)
+            kwargs.setdefault("metavar", {int: "N", float: "X"}.get(hint, f.name.upper()))
+        flags = field_flags(f)
+        if kwargs.get("action") == "append" and _singular(f.name) != f.name:
+            flags.insert(0, flag_name(_singular(f.name)))   # --base-url URL --base-url URL
+        group.add_argument(*flags, **kwargs)
         aliases = set(f.metadata.get("aliases", ()))
         for old in f.metadata.get("renamed_from", ()):
             if flag_name(old) not in aliases:
-                group.add_argument(flag_name(old), nargs="?", help=argparse.SUPPRESS,
-                                   action=_Renamed, new=field_flags(f)[0])
+                add_renamed_flag(group, flag_name(old), field_flags(f)[0])
+
+
+def add_renamed_flag(parser: Any, old: str, new: str) -> None:
+    """A hidden former flag that fails with one line: '{old} is now {new}'."""
+    parser.add_argument(old, nargs="?", help=argparse.SUPPRESS, action=_Renamed, new=new)
 
 
 def given_config(args: argparse.Namespace) -> dict:

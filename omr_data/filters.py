@@ -35,12 +35,17 @@ class FilterConfig:
         "help": "keep only rows of these sources (e.g. to publish one config per source); "
                 "the others are listed in rejects/ by id, source and reason only"})
     difficulty: str | None = field(default=None, metadata={
+        "metavar": "LO:HI",
         "help": "keep rows whose pass rate lies in LO:HI (inclusive), e.g. '0.1:0.9'; "
                 "rows with no pass rate are rejected"})
-    min_tokens: int | None = field(default=None, metadata={
-        "help": "drop traces shorter than this many tokens"})
-    max_tokens: int | None = field(default=None, metadata={
-        "help": "drop traces longer than this many tokens"})
+    # a length filter, not a generation cap like distill's max_tokens: hence `response`;
+    # max_tokens here fails naming max_response_tokens
+    min_response_tokens: int | None = field(default=None, metadata={
+        "aliases": ("--min-tokens",),   # unambiguous, so kept (also as key min_tokens)
+        "help": "drop traces (responses) shorter than this many tokens"})
+    max_response_tokens: int | None = field(default=None, metadata={
+        "renamed_from": ("max_tokens",),
+        "help": "drop traces (responses) longer than this many tokens"})
     tokenizer: str | None = field(default=None, metadata={
         "help": "Hugging Face tokenizer name or path for lengths (default: a regex word/"
                 "punctuation count, no download)"})
@@ -78,9 +83,9 @@ class FilterConfig:
     def __post_init__(self):
         if self.difficulty is not None:
             self.difficulty_range()
-        if self.min_tokens is not None and self.max_tokens is not None \
-                and self.min_tokens > self.max_tokens:
-            raise ValueError(f"min_tokens {self.min_tokens} > max_tokens {self.max_tokens}")
+        lo, hi = self.min_response_tokens, self.max_response_tokens
+        if lo is not None and hi is not None and lo > hi:
+            raise ValueError(f"min_response_tokens {lo} > max_response_tokens {hi}")
         if self.max_samples is not None and self.max_samples < 1:
             raise ValueError("max_samples must be at least 1")
         if self.max_perplexity is not None:
@@ -211,13 +216,14 @@ class FilterStage(Stage):
                 item.reason = "no pass rate: cannot apply the difficulty filter"
             elif not lo_hi[0] <= rate <= lo_hi[1]:
                 item.reason = f"difficulty: pass rate {rate:g} outside {cfg.difficulty}"
-        if cfg.min_tokens is not None or cfg.max_tokens is not None:
+        lo, hi = cfg.min_response_tokens, cfg.max_response_tokens
+        if lo is not None or hi is not None:
             tokens = self.count_tokens(row.get("response") or "")
             item.scores["filter.tokens"] = tokens
-            if item.reason is None and cfg.min_tokens is not None and tokens < cfg.min_tokens:
-                item.reason = f"too short: {tokens} tokens < {cfg.min_tokens}"
-            if item.reason is None and cfg.max_tokens is not None and tokens > cfg.max_tokens:
-                item.reason = f"too long: {tokens} tokens > {cfg.max_tokens}"
+            if item.reason is None and lo is not None and tokens < lo:
+                item.reason = f"too short: {tokens} tokens < {lo}"
+            if item.reason is None and hi is not None and tokens > hi:
+                item.reason = f"too long: {tokens} tokens > {hi}"
         return item
 
     def _score_perplexity(self, live: list["_Row"], ctx: StageContext) -> None:

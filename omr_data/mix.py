@@ -28,6 +28,7 @@ from omr_data.store import DatasetDir
 @dataclass
 class MixConfig:
     weights: list[str] = field(default_factory=list, metadata={
+        "cli": "positional",   # omr-data mix IN:weight … OUT
         "help": "one spec per input, in order: '' or 'all' (every row), a fraction in (0, 1] "
                 "('0.25'), or a cap as an integer row count ('5000'). With `total`, fractions "
                 "are relative weights, normalised."})

@@ -17,7 +17,7 @@ STAGES: dict[str, str] = {
     "dedup": "omr_data.dedup.stage:DedupStage",
     "mix": "omr_data.mix:MixStage",
     "filter": "omr_data.filters:FilterStage",
-    "pass_rate": "omr_data.passrate:PassRateStage",
+    "pass_rate": "omr_data.pass_rate:PassRateStage",
 }
 
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterator, Mapping
 
-from omr_data.config_cli import operational_fields, renamed_keys
+from omr_data.config_cli import alias_keys, operational_fields, renamed_keys
 from omr_data.store import DatasetDir, iter_shard_batches
 
 
@@ -260,6 +260,11 @@ def config_from_dict(cls: type, values: Mapping[str, Any], *, where: str = "conf
     renamed = renamed_keys(cls)
     for old in sorted(set(values) & set(renamed)):
         raise ConfigError(f"{where}: key {old} is now {renamed[old]}")
+    aliases = alias_keys(cls)
+    for alias in sorted(set(values) & set(aliases)):
+        if aliases[alias] in values:
+            raise ConfigError(f"{where}: {alias} and {aliases[alias]} are the same key")
+        values = {aliases.get(k, k): v for k, v in values.items()}
     unknown = sorted(set(values) - set(fields))
     if unknown:
         raise ConfigError(

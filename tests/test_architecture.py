@@ -15,7 +15,7 @@ ENTRY = {"cli", "__main__", "recipe", "registry", "demo"}     # may import anyth
 RUNNER = {"runner", "executors"}                              # core only: no stage by name
 # Stage packages; `hub` is the publish stage's front module, over `publish/`.
 STAGE_OF = {"sources": "sources", "distill": "distill", "verify": "verify", "dedup": "dedup",
-            "mix": "mix", "filters": "filters", "passrate": "pass_rate",
+            "mix": "mix", "filters": "filters",
             "pass_rate": "pass_rate", "hub": "publish", "publish": "publish"}
 # Everything else is core (records, store, stage, answers, images, prompts, stats, ...).
 REPO_DIRS = {"tests", "bench", "samples", "train_minimal"}     # never imported by omr_data

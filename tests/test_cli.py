@@ -76,12 +76,35 @@ def test_run_check_validates_without_running(monkeypatch, tmp_path, capsys):
     assert "unknown stage 'nope'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("argv, new", [
+    (["run", "r.yaml", "--dry-run"], "--check"),
+    (["filter", "IN", "OUT", "--max-tokens", "5"], "--max-response-tokens"),
+])
+def test_a_flag_that_meant_something_else_fails_naming_the_new_one(argv, new, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and err.count("\n") == 0 and new in err
+
+
 def test_mix_command_parses_specs(toy_dataset, tmp_path, capsys):
     a = toy_dataset(40, name="a", source="a")
     b = toy_dataset(40, name="b", source="b")
-    assert main(["mix", str(tmp_path / "out"), f"{a.path}:0.25", f"{b.path}:5",
+    assert main(["mix", f"{a.path}:0.25", f"{b.path}:5", str(tmp_path / "out"),
                  "--no-progress"]) == 0
     assert "mix: 80 in, 15 out, 65 rejected" in capsys.readouterr().out
+
+
+def test_mix_takes_inputs_then_output_and_never_writes_into_an_input(toy_dataset, tmp_path,
+                                                                      capsys):
+    a = toy_dataset(10, name="a", source="a")
+    b = toy_dataset(10, name="b", source="b")
+    before = sorted(p.name for p in b.path.rglob("*"))
+    # `mix A B` (once: OUT=A, overwriting an input) mixes A into B, which another stage
+    # wrote: refused, B kept
+    assert main(["mix", str(a.path), str(b.path), "--no-progress"]) == 1
+    assert sorted(p.name for p in b.path.rglob("*")) == before
+    assert "error" in capsys.readouterr().err
 
 
 def test_filter_command_runs_max_samples(toy_dataset, tmp_path, capsys):

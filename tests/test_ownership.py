@@ -223,7 +223,7 @@ def test_foreign_manifest_input_is_read_as_data_only(tmp_path, capsys):
     ds = DatasetDir(src)
     assert ds.manifest is None and ds.foreign_manifest and ds.num_rows == 7
     assert len(ds.fingerprint) == 64
-    assert main(["mix", str(tmp_path / "mixed"), str(src), "--no-progress"]) == 0
+    assert main(["mix", str(src), str(tmp_path / "mixed"), "--no-progress"]) == 0
     assert "mix: 7 in, 7 out" in capsys.readouterr().out
     from omr_data.publish.card import lineage
     (node,) = lineage(src)

@@ -45,7 +45,7 @@ class DistillConfig:
     model: str | None = option(None, help="model name sent to the endpoint (default: the "
                                "preset's)")
     base_urls: list[str] | None = option(
-        None, operational=True, aliases=("--base-url",), metavar="URL",
+        None, operational=True, metavar="URL",
         help="OpenAI-compatible base URLs, e.g. http://host:8000/v1; several are used "
              "least-busy first (default: the preset's)")
     api_key_env: str | None = option(

@@ -601,6 +601,12 @@ def build_parser() -> argparse.ArgumentParser:
                     "--accuracy) and answers 0/1 judge prompts. Not a model; for offline "
                     "demos and tests.",
         epilog="example: omr-data serve-teacher --simulated --port 8000 --oracle data/normalized")
+    add_arguments(parser)
+    return parser
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The server's options (also `omr-data serve-teacher`'s)."""
     parser.add_argument("--simulated", action="store_true",
                         help="serve the simulated teacher (the only server this command has)")
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default %(default)s)")
@@ -629,11 +635,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="ignore temperature, seed and n: repeat one trace per prompt, like a "
                              "server that decodes greedily (transformers serve)")
     parser.add_argument("--quiet", action="store_true", help="log warnings only")
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    return serve(build_parser().parse_args(argv))
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Serve until interrupted, with the options of `add_arguments`."""
     if not args.simulated:
         print("error: only the simulated teacher can be served here; add --simulated "
               "(for a real teacher run vLLM: `vllm serve MODEL`)", file=sys.stderr)

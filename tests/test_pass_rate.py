@@ -6,7 +6,7 @@ import pytest
 
 from omr_data.distill.simulated import SimulatedServer
 from omr_data.distill.stage import DistillStage
-from omr_data.passrate import PassRateStage
+from omr_data.pass_rate import PassRateStage
 from omr_data.records import load_meta, make_record
 from omr_data.runner import run_stage
 from omr_data.stage import ConfigError
@@ -30,7 +30,7 @@ def _questions(n=9):
 
 @pytest.fixture(scope="module")
 def annotated(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("passrate")
+    tmp = tmp_path_factory.mktemp("pass_rate")
     questions = write_dataset(tmp / "questions", _questions(), max_rows=4)
     with SimulatedServer(accuracy=0.5, seed=3, oracle=questions.path) as srv:
         run_stage(DistillStage({"teacher": "simulated", "base_urls": [srv.base_url], "n": 4,

@@ -6,7 +6,7 @@ The set (see `dedup_labelled.py` beside this file) holds near-duplicates by resi
 crops, borders, brightness/contrast and grayscale, with reworded texts; hard negatives (same
 figure with another question, same question over another figure, the same chart or table
 redrawn with one number changed, near-miss questions) and benchmark overlaps. Baselines on
-the same rows: exact hashes (normalised text + image bytes) and plain pHash <= 8 bits with
+the same rows: exact hashes (normalized text + image bytes) and plain pHash <= 8 bits with
 text cosine >= 0.9 (no border trim, no fine comparison, no text guards).
 
 With `--scale-rows N` it then runs dedup on N rows of realistic 512-1,024 px figures (1 %
@@ -44,13 +44,13 @@ def baselines(ls: L.LabelledSet, embed) -> dict[str, set]:
     import imagehash
     from PIL import Image
 
-    from omr_data.dedup.text import normalise, row_text
+    from omr_data.dedup.text import normalize, row_text
     rows = [r for rs in ls.inputs.values() for r in rs]
     ids = [r["id"] for r in rows]
     exact_key = {}
     for r in rows:
         img = b"".join(hashlib.sha1(i["bytes"]).digest() for i in r["images"])
-        exact_key.setdefault((normalise(row_text(r["question"], r["choices"])), img), []).append(r["id"])
+        exact_key.setdefault((normalize(row_text(r["question"], r["choices"])), img), []).append(r["id"])
     exact = {tuple(sorted(p)) for g in exact_key.values() for p in combinations(g, 2)}
     # plain pHash (untrimmed, first image) and cosine of the raw question text
     ph = np.array([int(str(imagehash.phash(Image.open(io.BytesIO(r["images"][0]["bytes"])))), 16)

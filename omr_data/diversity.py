@@ -7,9 +7,9 @@ question this module counts:
 
 - `traces`: samples (rows) of the question;
 - `exact`: distinct traces, byte for byte;
-- `near`: distinct traces after normalising whitespace and numbers (a resampled trace that
+- `near`: distinct traces after normalizing whitespace and numbers (a resampled trace that
   only changes a number or a line break is not a new way to solve the problem);
-- `answers`: distinct final answers (the `<answer>` content, whitespace-normalised);
+- `answers`: distinct final answers (the `<answer>` content, whitespace-normalized);
 - `verified`: traces that passed verification, where the caller knows it.
 
 A question is the row id without its `#k` trace suffix. `Tally` accumulates rows in any

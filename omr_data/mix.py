@@ -31,7 +31,7 @@ class MixConfig:
         "cli": "positional",   # omr-data mix IN:weight … OUT
         "help": "one spec per input, in order: '' or 'all' (every row), a fraction in (0, 1] "
                 "('0.25'), or a cap as an integer row count ('5000'). With `total`, fractions "
-                "are relative weights, normalised."})
+                "are relative weights, normalized."})
     total: int | None = field(default=None, metadata={
         "help": "target size of the mix: inputs get total × weight / Σweights rows each "
                 "(never more than they have)"})

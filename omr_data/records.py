@@ -93,7 +93,7 @@ def make_record(
 
 
 def image_entry(img: Mapping[str, Any]) -> dict:
-    """Normalise an image to the `{bytes, path}` struct."""
+    """Normalize an image to the `{bytes, path}` struct."""
     if not isinstance(img, Mapping):
         raise RecordError(f"images: expected a {{bytes, path}} mapping, got {type(img).__name__}")
     data, path = img.get("bytes"), img.get("path")

@@ -56,7 +56,7 @@ def test_duplicate_ids_across_inputs_are_rejected_not_repeated(tmp_path):
     assert out.manifest["reject_reasons"] == {"duplicate id": 10}
 
 
-def test_total_with_weights_normalises(tmp_path):
+def test_total_with_weights_normalizes(tmp_path):
     one = _two_sources(tmp_path, "one", 100, 0)
     two = _two_sources(tmp_path, "two", 0, 100)
     run_stage(MixStage({"weights": ["0.75", "0.25"], "total": 80}), [one.path, two.path],

@@ -34,7 +34,7 @@ def _rl(n: int) -> list[dict]:
                         meta={"verify.pass_rate": 0.5}) for i in range(n)]
 
 
-def test_diversity_normalises_whitespace_and_numbers():
+def test_diversity_normalizes_whitespace_and_numbers():
     assert question_key("src/q1#7") == "src/q1" and question_key("src/a#b") == "src/a#b"
     assert near_form("x =  12\n y=3.5") == near_form("x = 7 y=0.25")
     assert final_answer("<think>..</think><answer> 4\n</answer>") == "4"

@@ -5,10 +5,10 @@
   searches one slice of query images against all codes (`image_slice_pairs`): a faiss
   binary index, exact (a flat scan up to `FLAT_LIMIT` codes, multi-index hashing with
   enough bit flips for the radius beyond). Equal image bytes pair through `key_group_pairs`.
-* Text-only rows: one representative per distinct normalised text; their embeddings live in
+* Text-only rows: one representative per distinct normalized text; their embeddings live in
   one memory-mapped matrix, and a unit compares one block of representatives with another
   (`text_tile_pairs`: an exact inner product, in slabs), so a unit holds two blocks, not the
-  matrix. Rows with equal normalised text pair through `key_group_pairs`.
+  matrix. Rows with equal normalized text pair through `key_group_pairs`.
 
 The union of all units' pairs does not depend on how the work was sliced: every unit is an
 exact search over its slice.
@@ -104,7 +104,7 @@ def image_units(n_codes: int) -> list[tuple[int, int]]:
 # -- text-only rows ----------------------------------------------------------------------
 
 def text_groups(tkeys: Sequence[bytes], text_rows: Iterable[int]) -> list[list[int]]:
-    """Text-only rows grouped by normalised-text key, groups in order of first appearance."""
+    """Text-only rows grouped by normalized-text key, groups in order of first appearance."""
     by_key: dict[bytes, list[int]] = defaultdict(list)
     for r in text_rows:
         by_key[tkeys[r]].append(r)

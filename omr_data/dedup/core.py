@@ -3,7 +3,7 @@ pieces. The stage (`stage.py`) runs the work in rounds of units, each in bounded
 (hashes, guards and embeddings are held; images never are, beyond one batch):
 
 1. Scan (`scan_shard`, one unit per shard, written with `write_signatures`): per row its
-   text key (hash of the normalised text), its text guards, and per image the SHA-1 of the
+   text key (hash of the normalized text), its text guards, and per image the SHA-1 of the
    bytes and the pHash of the trimmed image; text-only rows also get their embedding.
    `read_signatures` loads the signatures back in plan order, `write_embeddings` moves the
    embeddings into one memory-mapped matrix.
@@ -237,7 +237,7 @@ def scan_shard(batches: Iterable, dataset: int, offset: int, stats: Counter) -> 
             sig["id"].append(row["id"])
             sig["source"].append(row["source"])
             text = text_mod.row_text(row["question"] or "", row["choices"])
-            sig["tkey"].append(text_mod.text_key(text_mod.normalise(text)))
+            sig["tkey"].append(text_mod.text_key(text_mod.normalize(text)))
             numbers, words, letters = text_mod.guards(text)
             sig["g_main"].append(_h([numbers, words]))
             sig["g_letters"].append(None if letters is None else _h(letters))

@@ -7,7 +7,7 @@ computes fine image features and missing text embeddings, and decides each pair:
 
 * images match when every image of one row pairs one-to-one with an image of the other
   (same bytes, or pHash within the radius *and* a fine score at the threshold);
-* texts match when their normalised texts are equal, or their guards agree and their
+* texts match when their normalized texts are equal, or their guards agree and their
   embeddings are close. Image rows need both; text-only rows a text match at
   `text_only_threshold`;
 * two one-image rows with matching texts whose figures were compared and found clearly
@@ -264,7 +264,7 @@ def _images_conflict(rows: Rows, a: int, b: int, th: Thresholds, fine_result) ->
 
 
 def text_similarity(rows: Rows, emb: dict[int, np.ndarray], a: int, b: int) -> float | None:
-    """Cosine of the two texts (1.0 when their normalised texts are equal), None when the
+    """Cosine of the two texts (1.0 when their normalized texts are equal), None when the
     guards disagree (different numbers, letters, antonyms or negations)."""
     if rows.tkey[a] == rows.tkey[b]:
         return 1.0

@@ -1,6 +1,6 @@
-"""Text evidence: normalisation, guards against near-miss questions, cached embeddings.
+"""Text evidence: normalization, guards against near-miss questions, cached embeddings.
 
-Two questions are the same question when their normalised texts are equal, or when their
+Two questions are the same question when their normalized texts are equal, or when their
 *guards* agree (the same numbers, the same option letters / point names, the same words
 from each antonym group, the same month, weekday and colour names, the same negations) and
 their sentence embeddings are close. The guards exist because embeddings put "Which year
@@ -113,15 +113,15 @@ def row_text(question: str, choices: Sequence[str] | None) -> str:
     return " ".join(" ".join(parts).split())
 
 
-def normalise(text: str) -> str:
+def normalize(text: str) -> str:
     """Lower case, numbers canonical, punctuation and spacing gone: the exact-match key."""
     text = _NUMBER.sub(lambda m: _canonical_number(m.group()), text.lower())
     text = re.sub(r"[^\w\s.]|(?<!\d)\.|\.(?!\d)", " ", text)
     return " ".join(text.split())
 
 
-def text_key(normalised: str) -> bytes:
-    return hashlib.sha1(normalised.encode()).digest()[:12]
+def text_key(normalized: str) -> bytes:
+    return hashlib.sha1(normalized.encode()).digest()[:12]
 
 
 def guards(text: str) -> tuple:

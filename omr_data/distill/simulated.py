@@ -16,7 +16,7 @@ Two kinds of requests are answered:
   depends only on (seed, the request minus ``n``/``max_tokens``, sample index), so raising
   ``max_tokens`` continues the same trace and reruns are stable.
 * **judge requests** (a user message with ``Reference answer:`` and ``Candidate answer:``
-  lines) get ``1`` when the candidate equals the reference after light normalisation (case,
+  lines) get ``1`` when the candidate equals the reference after light normalization (case,
   whitespace, ``$``, ``\\boxed{}``, trailing period), else ``0``.
 
 Fault injection (``fault_rate``) answers a request with 429 (with ``Retry-After``), 500,
@@ -84,8 +84,8 @@ def _rng(*parts: Any) -> random.Random:
 # Answers
 
 
-def normalise_answer(text: str) -> str:
-    """Light normalisation used by the judge: case, whitespace, $, \\boxed{}, final period."""
+def normalize_answer(text: str) -> str:
+    """Light normalization used by the judge: case, whitespace, $, \\boxed{}, final period."""
     text = text.replace("$", "").strip().rstrip(".").strip()
     while True:
         match = re.fullmatch(r"\s*\\boxed\{(.*)\}\s*", text, flags=re.S)
@@ -542,8 +542,8 @@ class SimulatedServer:
         return make_trace(text, answer, rng)
 
     def _judge(self, fields: dict[str, str], rng: random.Random) -> str:
-        same = normalise_answer(fields.get("Reference answer", "")) == \
-            normalise_answer(fields.get("Candidate answer", ""))
+        same = normalize_answer(fields.get("Reference answer", "")) == \
+            normalize_answer(fields.get("Candidate answer", ""))
         if rng.random() >= self.judge_accuracy:
             same = not same
         return "1" if same else "0"

@@ -1,4 +1,4 @@
-"""Gold answers: unwrap, normalise, map option text to letters, and type them (docs/sources.md §0).
+"""Gold answers: unwrap, normalize, map option text to letters, and type them (docs/sources.md §0).
 
 `normalize_answer(raw, choices)` returns an `Answer` or raises `RowError("missing answer")`;
 it never guesses: an option text that matches no option stays text (`answer_type=text`).
@@ -51,7 +51,7 @@ _LATEX_UNIT = [
 
 def normalize_answer(raw: Any, choices: list[str] | None = None, *,
                      letters_first: bool = False) -> Answer:
-    """Normalise and type a gold answer; `RowError` when nothing usable is left.
+    """Normalize and type a gold answer; `RowError` when nothing usable is left.
     `letters_first`: the source writes answers as letters, so a bare in-range letter is a
     letter even when an option's text is that same letter (MMK12's "C, H, O, N")."""
     raw_text = answer_to_text(raw)
@@ -119,7 +119,7 @@ def unwrap_math(text: str) -> str:
 
 def choice_letter(text: str, choices: list[str], *, letters_first: bool = False) -> str | None:
     """The option letter `text` names: a letter form ("B", "(b)", "B. Juneau") or an option's
-    text by normalised match. Raises `RowError` for a bare letter beyond the options."""
+    text by normalized match. Raises `RowError` for a bare letter beyond the options."""
     letters = option_letters(len(choices))
     if letters_first and text.strip().upper() in letters and len(text.strip()) == 1:
         return text.strip().upper()

@@ -119,7 +119,7 @@ class Adapter:
                   find_choices: bool = True) -> dict:
         """A record from a question and a gold answer, with the cleanup of docs/sources.md
         §0: placeholders and boilerplate stripped (raw kept in meta), embedded options
-        parsed, the answer normalised and typed, a trace converted when `think` is given."""
+        parsed, the answer normalized and typed, a trace converted when `think` is given."""
         try:
             raw_question = "" if question is None else str(question)
             images = list(images)

@@ -2,7 +2,7 @@
 reward_model: {ground_truth, style}, avg_reward, extra_info?, ability?}`.
 
 The prompt holds an identical system turn and the user turn with `<image>` placeholders;
-`ground_truth` conventions differ per source, so it goes through the normalisation of
+`ground_truth` conventions differ per source, so it goes through the normalization of
 docs/sources.md §0 and the original stays in `meta.raw_answer`. The SFT-874K layout is
 `chat.OmrSFT`.
 """

@@ -3,7 +3,7 @@
     omr-data normalize --source NAME INPUT OUT [--image-root DIR] [--split S]
 
 Each data file of the input (a file, a folder or a Hub dataset id) is one work unit, so
-files normalise in parallel and a rerun redoes only unfinished ones.
+files normalize in parallel and a rerun redoes only unfinished ones.
 """
 
 from __future__ import annotations

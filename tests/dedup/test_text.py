@@ -1,18 +1,18 @@
-"""Text normalisation and the guards that keep near-miss questions apart."""
+"""Text normalization and the guards that keep near-miss questions apart."""
 
-from omr_data.dedup.text import guards, guards_agree, normalise, row_text
+from omr_data.dedup.text import guards, guards_agree, normalize, row_text
 
 
 def same(q1, q2, c1=None, c2=None):
     t1, t2 = row_text(q1, c1), row_text(q2, c2)
-    return normalise(t1) == normalise(t2)
+    return normalize(t1) == normalize(t2)
 
 
 def agree(q1, q2, c1=None, c2=None):
     return guards_agree(guards(row_text(q1, c1)), guards(row_text(q2, c2)))
 
 
-def test_normalisation_ignores_case_spacing_punctuation_prefixes_and_image_tokens():
+def test_normalization_ignores_case_spacing_punctuation_prefixes_and_image_tokens():
     base = "Which year has the highest sales?"
     for variant in ("which year has the HIGHEST sales", "  Which  year has\nthe highest sales ?? ",
                     "Question: Which year has the highest sales?",
@@ -21,7 +21,7 @@ def test_normalisation_ignores_case_spacing_punctuation_prefixes_and_image_token
         assert same(base, variant), variant
 
 
-def test_option_numbering_and_inline_options_normalise_alike():
+def test_option_numbering_and_inline_options_normalize_alike():
     q = "What is the length of AB?"
     assert same(q, q, ["3", "4"], ["(A) 3", "(B) 4"])
     assert same(q, q, ["3", "4"], ["A. 3", "B. 4"])
@@ -29,7 +29,7 @@ def test_option_numbering_and_inline_options_normalise_alike():
 
 
 def test_numbers_are_canonical():
-    assert normalise(row_text("Is 1,000 more than 2.0?", None)) == "is 1000 more than 2"
+    assert normalize(row_text("Is 1,000 more than 2.0?", None)) == "is 1000 more than 2"
 
 
 def test_guards_split_antonyms_numbers_letters_and_negation():

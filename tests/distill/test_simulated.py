@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from omr_data.distill.simulated import (FINGERPRINT, SimulatedServer, near_miss,
-                                        normalise_answer)
+                                        normalize_answer)
 import random
 
 ORACLE = [
@@ -72,7 +72,7 @@ def test_same_request_gives_same_traces_and_max_tokens_truncates_a_prefix(server
         assert a.message.content.startswith(b.message.content)
 
 
-def test_judge_answers_one_for_equal_after_normalisation(server):
+def test_judge_answers_one_for_equal_after_normalization(server):
     def judge(ref, cand):
         text = (f"Question: What is 2+3?\nReference answer: {ref}\nCandidate answer: {cand}\n"
                 "Reply with exactly 1 or 0.")
@@ -82,8 +82,8 @@ def test_judge_answers_one_for_equal_after_normalisation(server):
     assert judge("5", "6") == "0"
 
 
-def test_normalise_and_near_miss():
-    assert normalise_answer("$\\boxed{ X + 1 }$.") == "x+1"
+def test_normalize_and_near_miss():
+    assert normalize_answer("$\\boxed{ X + 1 }$.") == "x+1"
     rng = random.Random(0)
     assert near_miss("B", "choice", ["a", "b", "c"], rng) in {"A", "C"}
     assert near_miss("7", "number", None, rng) in {"6", "8"}

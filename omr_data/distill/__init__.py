@@ -1,8 +1,9 @@
 """Distillation: n teacher traces per question from any OpenAI-compatible endpoint.
 
 - `presets`: teacher presets (`qwen3-vl-235b`, `qwen2.5-vl-72b`, `simulated`).
-- `journal`: the content-addressed SQLite request journal (resume, no duplicates).
-- `client`: the async client (several endpoints, concurrency cap, retries, rate limits).
+- `render`: a record as chat messages and its content-addressed prompt hash.
+- requests go through the shared client `omr_data.llm` (endpoints, concurrency cap,
+  retries, rate limits) and are kept in its request journal (resume, no duplicates).
 - `engine`: `distill()` / `distill_async()` / `estimate()`, usable without the runner.
 - `stage`: the `distill` stage for the runner.
 - `simulated`: the offline SIMULATED teacher and 0/1 judge (a real HTTP server).

@@ -176,8 +176,13 @@ def open_cache(path: str | os.PathLike) -> Journal:
             db.execute("INSERT OR IGNORE INTO samples (key, prompt_hash, record_id, k, model, "
                        "status, response, attempts, updated) SELECT key, key, '', 0, model, "
                        "'ok', reply, 0, created FROM replies")
-            # kept, renamed: imported once, and an older omr-data finds no half-read table
-            db.execute("ALTER TABLE replies RENAME TO imported_replies")
+            # kept aside, so each reply is imported once; an older omr-data that opens the
+            # file again starts a new `replies` table, imported the next time
+            db.execute("CREATE TABLE IF NOT EXISTS imported_replies (key TEXT PRIMARY KEY, "
+                       "model TEXT NOT NULL, reply TEXT NOT NULL, created REAL NOT NULL)")
+            db.execute("INSERT OR IGNORE INTO imported_replies SELECT key, model, reply, "
+                       "created FROM replies")
+            db.execute("DROP TABLE replies")
     return journal
 
 

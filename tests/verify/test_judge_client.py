@@ -61,11 +61,20 @@ def test_a_cache_written_before_the_journal_still_answers(server, tmp_path):
     with _judge(server, tmp_path) as judge:
         verdict = judge.judge("Capital?", "Paris", "Lyon")
     assert (verdict.value, verdict.cached, server.requests) == (1, True, before)
-    with _judge(server, tmp_path) as judge:    # imported once; the old table is kept aside
-        assert judge.judge("Capital?", "Paris", "Lyon").cached
     tables = {r[0] for r in sqlite3.connect(path).execute(
         "SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert "imported_replies" in tables and "replies" not in tables
+    assert "imported_replies" in tables and "replies" not in tables     # kept aside
+    with _judge(server, tmp_path / "probe") as probe:
+        other = probe._key(build_messages(JudgeRequest("Capital?", "Rome", "Milan")))
+    with sqlite3.connect(path) as db:      # an older omr-data opened the file again
+        db.execute("CREATE TABLE replies (key TEXT PRIMARY KEY, model TEXT NOT NULL, "
+                   "reply TEXT NOT NULL, created REAL NOT NULL)")
+        db.execute("INSERT INTO replies VALUES (?, 'm', '1', 0)", (other,))
+    before = server.requests
+    with _judge(server, tmp_path) as judge:
+        assert judge.judge("Capital?", "Paris", "Lyon").cached
+        assert judge.judge("Capital?", "Rome", "Milan").value == 1
+    assert server.requests == before
 
 
 def test_judge_many_works_from_inside_a_running_event_loop(server, tmp_path):

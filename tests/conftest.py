@@ -75,7 +75,7 @@ def transformers_server():
 
     missing = missing_modules()
     if missing:
-        pytest.skip(f"transformers serve needs {', '.join(missing)} (pip install -e .[dev])")
+        pytest.skip(f"transformers serve needs {', '.join(missing)} (pip install -e '.[serve]')")
     server = _EARLY_SERVER.get("server")
     if server is None:   # not seen at collection (e.g. a plugin added the fixture later)
         import tempfile

@@ -90,28 +90,27 @@ class CliError(Exception):
 class StageVerb:
     """A verb that runs one stage: `INPUTS… OUT` plus the stage config's flags."""
 
-    stage: str                       # name in omr_data.registry.STAGES
     help: str
     inputs: tuple[str, ...]          # metavars of fixed inputs, or ("IN", "...") for 1+
 
 
-#: the stage verbs: a stage's verb is its name with hyphens (CLI) for underscores (YAML)
+#: the stage verbs: a stage's verb is its registry name with hyphens for underscores (CLI
+#: verbs and flags use hyphens, YAML and Python underscores)
 STAGE_VERBS = {
-    "normalize": StageVerb("normalize", "Read a public source in its own format into "
-                           "records.", ("INPUT",)),
-    "distill": StageVerb("distill", "Sample n reasoning traces per question from a teacher.",
-                         ("IN",)),
-    "verify": StageVerb("verify", "Score traces (rules, math-verify, optional LLM judge); "
-                        "keep correct.", ("IN",)),
-    "dedup": StageVerb("dedup", "Remove near-duplicates (image AND text) across inputs, and "
-                       "rows matching evaluation benchmarks.", ("IN", "...")),
-    "mix": StageVerb("mix", "Concatenate datasets with per-input fractions or caps (seeded, "
+    "normalize": StageVerb("Read a public source in its own format into records.",
+                           ("INPUT",)),
+    "distill": StageVerb("Sample n reasoning traces per question from a teacher.", ("IN",)),
+    "verify": StageVerb("Score traces (rules, math-verify, optional LLM judge); keep correct.",
+                        ("IN",)),
+    "dedup": StageVerb("Remove near-duplicates (image AND text) across inputs, and rows "
+                       "matching evaluation benchmarks.", ("IN", "...")),
+    "mix": StageVerb("Concatenate datasets with per-input fractions or caps (seeded, "
                      "stratified by source, never oversampled).", ("IN[:weight|:cap]", "...")),
-    "filter": StageVerb("filter", "Source, difficulty, length, samples-per-question and "
-                        "model-score filters.", ("IN",)),
-    "pass-rate": StageVerb("pass_rate", "Annotate questions with their pass rate from scored "
-                           "policy rollouts (distill with the policy, then verify --keep "
-                           "all).", ("QUESTIONS", "SCORED")),
+    "filter": StageVerb("Source, difficulty, length, samples-per-question and model-score "
+                        "filters.", ("IN",)),
+    "pass-rate": StageVerb("Annotate questions with their pass rate from scored policy "
+                           "rollouts (distill with the policy, then verify --keep all).",
+                           ("QUESTIONS", "SCORED")),
 }
 
 #: flags every stage verb has, unless its config has a field of that flag's name (distill's
@@ -246,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
             for i, metavar in enumerate(verb.inputs):
                 p.add_argument(f"input{i}", metavar=metavar)
         p.add_argument("output", metavar="OUT")
-        p.late_options = _stage_options(verb.stage)
+        p.late_options = _stage_options(stage_name(name))
     p = sub.choices["distill"]
     p.add_argument("--api-key", help="API key (put in the environment variable named by "
                    "--api-key-env, default OPENAI_API_KEY; never stored in the manifest)")
@@ -259,11 +258,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _stage_options(stage_name: str) -> Callable[[argparse.ArgumentParser], None]:
+def stage_name(verb: str) -> str:
+    return verb.replace("-", "_")
+
+
+def _stage_options(name: str) -> Callable[[argparse.ArgumentParser], None]:
     def add(parser: argparse.ArgumentParser) -> None:
         from omr_data.registry import stage_class
 
-        add_config_flags(parser, stage_class(stage_name).Config)
+        add_config_flags(parser, stage_class(name).Config)
         taken = set(parser._option_string_actions)
         for flag, kwargs in RUNNER_FLAGS.items():
             if flag not in taken:
@@ -378,7 +381,7 @@ def cmd_stage(args) -> int:
             os.environ[config.get("api_key_env") or "OPENAI_API_KEY"] = args.api_key
         if args.dry_run:
             return _distill_estimate(inputs[0], args.output, config)
-    return _run_stage_command(verb.stage, inputs, args.output, config, args)
+    return _run_stage_command(stage_name(args.command), inputs, args.output, config, args)
 
 
 def _mix_specs(items: list[str]) -> tuple[list[str], list[str]]:

@@ -92,19 +92,14 @@ def test_the_cli_and_every_verbs_help_load_no_heavy_library_where_they_are_insta
 def test_normalize_mix_verify_publish_and_stats_run_without_the_heavy_extras(tmp_path):
     out, _ = run_python("""
         import importlib.util, json, sys
-        from omr_data.cli import build_parser, main
+        from omr_data.cli import main
         assert importlib.util.find_spec("torch") is None    # as if it were not installed
-
-        def mix_argv(inputs, out):
-            # `mix IN... OUT` (issue #17); older parsers take `mix OUT IN...`
-            usage = build_parser()._subparsers._group_actions[0].choices["mix"].format_usage()
-            return inputs + [out] if usage.rfind("OUT") > usage.rfind("IN") else [out] + inputs
 
         heavy, samples = sys.argv[1].split(","), sys.argv[2]
         steps = [
             ["normalize", "--source", "mmk12", samples + "/mmk12", "runs/mmk12"],
             ["normalize", "--source", "virl39k", samples + "/virl39k", "runs/virl"],
-            ["mix", *mix_argv(["runs/mmk12", "runs/virl"], "runs/mixed")],
+            ["mix", "runs/mmk12", "runs/virl", "runs/mixed"],
             ["verify", "runs/mixed", "runs/verified"],
             ["publish", "runs/verified", "--repo", "omr/rl-core", "--hub-dir", "hub",
              "--version", "v0.1"],

@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+from omr_data.recipe import Recipe, load_recipe, run_recipe
+
 CHECKOUT = Path(__file__).resolve().parents[1]   # holds pipelines/, samples/, train_minimal/
 RECIPE = CHECKOUT / "pipelines" / "demo.yaml"
 SAMPLES = CHECKOUT / "samples"
@@ -61,10 +63,8 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def demo_recipe():
+def demo_recipe() -> Recipe:
     """The checkout's demo recipe, its inputs pointed at the checkout's samples/."""
-    from omr_data.recipe import load_recipe
-
     if not RECIPE.exists() or not SAMPLES.is_dir():
         raise SystemExit(f"demo: needs a source checkout ({RECIPE} and {SAMPLES} are missing "
                          "from this install): git clone the repository and run `make demo`")
@@ -73,8 +73,6 @@ def demo_recipe():
 
 
 def main() -> int:
-    from omr_data.recipe import run_recipe
-
     start = time.perf_counter()
     print(f"== omr-data demo: {_shown(RECIPE)} (offline; the teacher and judge are SIMULATED)")
     reports = run_recipe(demo_recipe())

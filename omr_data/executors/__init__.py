@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from omr_data.executors.base import Executor, ProgressFn
+from omr_data.executors.local import LocalExecutor
 
-__all__ = ["Executor", "ProgressFn", "make_executor"]
+__all__ = ["Executor", "LocalExecutor", "ProgressFn", "make_executor"]
 
 
 def make_executor(name: str = "local", **options) -> Executor:
     if name == "local":
-        from omr_data.executors.local import LocalExecutor
         return LocalExecutor(workers=options.get("workers"))
     if name == "ray":
         try:

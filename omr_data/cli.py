@@ -92,25 +92,31 @@ class StageVerb:
 
     help: str
     inputs: tuple[str, ...]          # metavars of fixed inputs, or ("IN", "...") for 1+
+    input_help: str | tuple[str, ...] = "input dataset directory"   # or one per input
 
 
 #: the stage verbs: a stage's verb is its registry name with hyphens for underscores (CLI
 #: verbs and flags use hyphens, YAML and Python underscores)
 STAGE_VERBS = {
     "normalize": StageVerb("Read a public source in its own format into records.",
-                           ("INPUT",)),
+                           ("INPUT",), "file or folder in the source's own format"),
     "distill": StageVerb("Sample n reasoning traces per question from a teacher.", ("IN",)),
     "verify": StageVerb("Score traces (rules, math-verify, optional LLM judge); keep correct.",
                         ("IN",)),
     "dedup": StageVerb("Remove near-duplicates (image AND text) across inputs, and rows "
-                       "matching evaluation benchmarks.", ("IN", "...")),
+                       "matching evaluation benchmarks.", ("IN", "..."),
+                       "input dataset directories (duplicates across them are found too)"),
     "mix": StageVerb("Concatenate datasets with per-input fractions or caps (seeded, "
-                     "stratified by source, never oversampled).", ("IN[:weight|:cap]", "...")),
+                     "stratified by source, never oversampled).", ("IN[:weight|:cap]", "..."),
+                     "dataset directory, optionally ':0.5' (a fraction) or ':5000' (a row cap)"),
     "filter": StageVerb("Source, difficulty, length, samples-per-question and model-score "
                         "filters.", ("IN",)),
     "pass-rate": StageVerb("Annotate questions with their pass rate from scored policy "
                            "rollouts (distill with the policy, then verify --keep all).",
-                           ("QUESTIONS", "SCORED")),
+                           ("QUESTIONS", "SCORED"),
+                           ("the questions, e.g. the deduplicated RL set",
+                            "their rollouts (distilled from the policy), scored by verify "
+                            "--keep all")),
 }
 
 #: flags every stage verb has, unless its config has a field of that flag's name (distill's
@@ -240,11 +246,13 @@ def build_parser() -> argparse.ArgumentParser:
     for name, verb in STAGE_VERBS.items():
         p = command(name, verb.help, cmd_stage)
         if verb.inputs[-1] == "...":
-            p.add_argument("inputs", nargs="+", metavar=verb.inputs[0])
+            p.add_argument("inputs", nargs="+", metavar=verb.inputs[0], help=verb.input_help)
         else:
             for i, metavar in enumerate(verb.inputs):
-                p.add_argument(f"input{i}", metavar=metavar)
-        p.add_argument("output", metavar="OUT")
+                p.add_argument(f"input{i}", metavar=metavar, help=verb.input_help if
+                               isinstance(verb.input_help, str) else verb.input_help[i])
+        p.add_argument("output", metavar="OUT", help="output dataset directory: empty, or "
+                       "written by this stage before")
         p.late_options = _stage_options(stage_name(name))
     p = sub.choices["distill"]
     p.add_argument("--api-key", help="API key (put in the environment variable named by "

@@ -10,7 +10,8 @@ field's metadata says the rest (`option()` writes it):
 - ``operational``: the field changes how or where the work runs (endpoints, keys,
   concurrency, caches, progress), never the output; left out of the stage's cache key;
 - ``metavar``; ``aliases``: more flags for the field, each also a key (``--min-tokens``,
-  ``min_tokens``); ``flag``: the
+  ``min_tokens``); ``false_flags``: flags that set a bool field to false (verify's
+  ``--relaxed`` is ``--no-strict``); ``flag``: the
   flag's name when ``--field-name`` would clash with a flag every verb has (verify's
   ``workers`` is ``--math-workers``: ``--workers`` counts stage worker processes);
 - ``renamed_from``: former names; a YAML key or a flag using one fails naming the new one;
@@ -114,6 +115,9 @@ def add_config_flags(parser: argparse.ArgumentParser, cls: type) -> None:
         if kwargs.get("action") == "append" and _singular(f.name) != f.name:
             flags.insert(0, flag_name(_singular(f.name)))   # --base-url URL --base-url URL
         group.add_argument(*flags, **kwargs)
+        for false_flag in f.metadata.get("false_flags", ()):
+            group.add_argument(false_flag, dest=kwargs["dest"], action="store_const",
+                               const=False, default=None, help=f"same as --no-{flags[0][2:]}")
         aliases = set(f.metadata.get("aliases", ()))
         for old in f.metadata.get("renamed_from", ()):
             if flag_name(old) not in aliases:

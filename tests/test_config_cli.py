@@ -140,3 +140,12 @@ def test_distill_resolve_fills_every_unset_field_from_the_preset():
     for name in PRESET_FIELDS:
         expected = 0.3 if name == "temperature" else getattr(preset, name)
         assert getattr(settings, name) == (tuple(expected) if name == "base_urls" else expected)
+
+
+def test_verify_relaxed_is_the_false_form_of_strict():
+    parser = cli.build_parser()
+    assert given_config(parser.parse_args(["verify", "IN", "OUT", "--relaxed"])) == {
+        "strict": False}
+    assert given_config(parser.parse_args(["verify", "IN", "OUT", "--no-strict"])) == {
+        "strict": False}
+    assert given_config(parser.parse_args(["verify", "IN", "OUT"])) == {}

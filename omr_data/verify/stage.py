@@ -89,6 +89,7 @@ class VerifyConfig:
         "operational": True, "flag": "--math-workers",
         "help": "math-verify worker processes in each stage worker process"})
     strict: bool = field(default=True, metadata={
+        "false_flags": ("--relaxed",),
         "help": "credit only an <answer> tag or a \\boxed{} outside <think>, as the RL reward "
                 "does; false also reads untagged traces' \"final answer is …\", last line or "
                 "last number"})

@@ -1,10 +1,11 @@
 """Candidate pairs, never all pairs, searched in units that each hold a bounded slice.
 
-* Images: every decodable image's 64-bit pHash goes into one small file (`write_codes`:
-  8 bytes per image plus 5 bytes per row, so 10M images fit in about 130 MB). A unit
-  searches one slice of query images against all codes (`image_slice_pairs`): a faiss
-  binary index, exact (a flat scan up to `FLAT_LIMIT` codes, multi-index hashing with
-  enough bit flips for the radius beyond). Equal image bytes pair through `key_group_pairs`.
+* Images: every decodable image's 64-bit pHash, its crops' pHashes and its row go into one
+  small file (`write_codes`: 56 bytes per image plus 5 bytes per row, so 10M images fit in
+  about 600 MB). A unit searches one slice of query images (wholes and crops) against all
+  wholes (`image_slice_pairs`): a faiss binary index, exact (a flat scan up to
+  `FLAT_LIMIT` codes, multi-index hashing with enough bit flips for the radius beyond).
+  Equal image bytes pair through `key_group_pairs`.
 * Text-only rows: one representative per distinct normalized text; their embeddings live in
   one memory-mapped matrix, and a unit compares one block of representatives with another
   (`text_tile_pairs`: an exact inner product, in slabs), so a unit holds two blocks, not the
@@ -49,32 +50,45 @@ def key_group_pairs(groups: Iterable[Sequence[int]], is_bench: Callable[[int], b
 # -- images ------------------------------------------------------------------------------
 
 def write_codes(path: Path, img_phash, img_row: Sequence[int],
-                n_images: Sequence[int], is_bench: Sequence[bool]) -> int:
-    """The search's whole input: pHash and row of every decodable image, images per row and
-    whether a row is a benchmark row. `img_phash`: a `core.Hashes`, or ints (-1:
-    undecodable). Returns the number of codes."""
+                n_images: Sequence[int], is_bench: Sequence[bool], img_alt=None) -> int:
+    """The search's whole input: pHash (and crop pHashes, `img_alt`) and row of every
+    decodable image, images per row and whether a row is a benchmark row. `img_phash`: a
+    `core.Hashes`, or ints (-1: undecodable); `img_alt`: a `core.AltHashes`, or tuples.
+    Returns the number of codes."""
     if hasattr(img_phash, "valid"):
         decodable = np.flatnonzero(img_phash.valid)
         codes = img_phash.codes[decodable]
     else:
         decodable = np.array([i for i, p in enumerate(img_phash) if p >= 0], dtype=np.int64)
         codes = np.array([img_phash[i] for i in decodable], dtype=np.uint64)
-    np.savez(path, codes=codes.astype(np.uint64),
+    if img_alt is None:
+        alt = np.zeros((len(decodable), 0), dtype=np.uint64)
+    elif hasattr(img_alt, "codes"):
+        alt = img_alt.codes[decodable]
+    else:
+        alt = np.array([img_alt[i] for i in decodable], dtype=np.uint64).reshape(len(decodable), -1)
+    np.savez(path, codes=codes.astype(np.uint64), alt=alt.astype(np.uint64),
              row=np.asarray(img_row, dtype=np.int64)[decodable],
              n_images=np.asarray(n_images, dtype=np.int32),
              bench=np.asarray(is_bench, dtype=bool))
     return int(decodable.size)
 
 
+def _packed(codes: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(codes.astype(">u8")).view(np.uint8).reshape(-1, 8)
+
+
 def image_slice_pairs(codes_path: Path, start: int, stop: int, threshold: int) -> np.ndarray:
     """Row pairs (a < b, as an (n, 2) int64 array, sorted, unique) whose images i in
-    [start, stop) and j > i of the codes file are within `threshold` bits: same number of
+    [start, stop) and j of the codes file are within `threshold` bits (j > i), or where a
+    crop's pHash of i is within `threshold` bits of j's whole (any j != i): same number of
     images per row, different rows, not both benchmark rows."""
     import faiss
 
     data = np.load(codes_path)
     codes, row, n_images, bench = data["codes"], data["row"], data["n_images"], data["bench"]
-    packed = codes.astype(">u8").view(np.uint8).reshape(-1, 8)
+    alt = data["alt"] if "alt" in data else np.zeros((len(codes), 0), np.uint64)
+    packed = _packed(codes)
     if codes.size <= FLAT_LIMIT:
         index = faiss.IndexBinaryFlat(64)
     else:  # 4 tables of 16 bits: a pair within t bits differs in <= t // 4 bits in one table
@@ -84,14 +98,19 @@ def image_slice_pairs(codes_path: Path, start: int, stop: int, threshold: int) -
     found_pairs = []
     for lo in range(start, stop, 4096):
         hi = min(stop, lo + 4096)
-        lims, _, found = index.range_search(packed[lo:hi], threshold + 1)
-        query = np.repeat(np.arange(lo, hi, dtype=np.int64), np.diff(lims).astype(np.int64))
-        found = found.astype(np.int64)
-        later = found > query
-        a, b = row[query[later]], row[found[later]]
-        keep = (a != b) & (n_images[a] == n_images[b]) & ~(bench[a] & bench[b])
-        a, b = a[keep], b[keep]
-        found_pairs.append(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1))
+        queries = [(packed[lo:hi], True)] + [(_packed(alt[lo:hi, k]), False)
+                                             for k in range(alt.shape[1])]
+        for q, whole in queries:
+            lims, _, found = index.range_search(q, threshold + 1)
+            query = np.repeat(np.arange(lo, hi, dtype=np.int64), np.diff(lims).astype(np.int64))
+            found = found.astype(np.int64)
+            # a whole against a whole: each pair once (j > i); a crop against a whole:
+            # both directions, since either image may be the cropped copy
+            other = found > query if whole else found != query
+            a, b = row[query[other]], row[found[other]]
+            keep = (a != b) & (n_images[a] == n_images[b]) & ~(bench[a] & bench[b])
+            a, b = a[keep], b[keep]
+            found_pairs.append(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1))
     return _unique_pairs(found_pairs)
 
 

@@ -3,8 +3,9 @@ pieces. The stage (`stage.py`) runs the work in rounds of units, each in bounded
 (hashes, guards and embeddings are held; images never are, beyond one batch):
 
 1. Scan (`scan_shard`, one unit per shard, written with `write_signatures`): per row its
-   text key (hash of the normalized text), its text guards, and per image the SHA-1 of the
-   bytes and the pHash of the trimmed image; text-only rows also get their embedding.
+   text key (hash of the normalized text), its text guards and its text embedding, and per
+   image the SHA-1 of the bytes and the pHash of the trimmed image (the text model thus
+   loads once per scan worker; verification never needs it).
    `read_signatures` loads the signatures back in plan order, `write_embeddings` moves the
    embeddings into one memory-mapped matrix.
 2. Candidates, never all pairs (`candidates.py`): image pHashes within `image_threshold`
@@ -34,6 +35,7 @@ from omr_data.dedup import text as text_mod
 from omr_data.images import ImageError, image_bytes
 
 SCAN_COLUMNS = ["id", "source", "images", "question", "choices", "response"]
+ALT_HASHES = len(img_mod.ALT_CROPS)     # crop pHashes per image
 
 
 @dataclass
@@ -61,6 +63,7 @@ class Rows:
     img_row: list[int] = field(default_factory=list)
     img_sha: list[bytes] = field(default_factory=list)
     img_phash: list[int] = field(default_factory=list)    # -1: undecodable
+    img_alt: list[tuple[int, ...]] = field(default_factory=list)  # pHashes of crops (image.ALT_CROPS)
     row_images: list[list[int]] = field(default_factory=list)
 
     def __len__(self) -> int:
@@ -68,10 +71,11 @@ class Rows:
 
     def extend(self, sig: dict[str, list]) -> None:
         """Append one shard's signature columns (see `scan_shard`)."""
-        for d, pos, rid, source, n, length, tkey, g_main, g_letters, shas, phashes in zip(
+        alts = sig.get("img_alt") or [None] * len(sig["ds"])
+        for d, pos, rid, source, n, length, tkey, g_main, g_letters, shas, phashes, alt in zip(
                 sig["ds"], sig["pos"], sig["id"], sig["source"], sig["n_images"],
                 sig["length"], sig["tkey"], sig["g_main"], sig["g_letters"], sig["img_sha"],
-                sig["img_phash"]):
+                sig["img_phash"], alts):
             r = len(self.ids)
             self.ds.append(d)
             self.pos.append(pos)
@@ -83,11 +87,14 @@ class Rows:
             self.g_main.append(g_main)
             self.g_letters.append(g_letters)
             mine = []
-            for digest, phash in zip(shas, phashes):
+            k = ALT_HASHES
+            for n_img, (digest, phash) in enumerate(zip(shas, phashes)):
                 mine.append(len(self.img_row))
                 self.img_row.append(r)
                 self.img_sha.append(digest)
                 self.img_phash.append(-1 if phash is None else phash)
+                self.img_alt.append(tuple(alt[n_img * k:(n_img + 1) * k])
+                                    if alt and phash is not None else ())
             self.row_images.append(mine)
 
 
@@ -150,6 +157,20 @@ class Hashes:
         return int(self.codes[i]) if self.valid[i] else -1
 
 
+class AltHashes:
+    """The crops' pHashes of each image as one (n, ALT_HASHES) uint64 matrix; an
+    item is their tuple (empty where undecodable)."""
+
+    def __init__(self, codes: np.ndarray, valid: np.ndarray):
+        self.codes, self.valid = codes, valid
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, i) -> tuple[int, ...]:
+        return tuple(int(c) for c in self.codes[i]) if self.valid[i] else ()
+
+
 class RowImages:
     """The image indices of each row (images are numbered row by row)."""
 
@@ -181,6 +202,7 @@ class Signatures:
     img_row: np.ndarray
     img_sha: Digests
     img_phash: Hashes
+    img_alt: AltHashes
     row_images: RowImages
 
     def __len__(self) -> int:
@@ -190,7 +212,7 @@ class Signatures:
         arrays = [self.ds, self.pos, self.n_images, self.length, self.tkey.matrix,
                   self.g_main.matrix, self.g_letters.matrix, self.g_letters.valid,
                   self.img_row, self.img_sha.matrix, self.img_phash.codes,
-                  self.img_phash.valid, self.row_images.start]
+                  self.img_phash.valid, self.img_alt.codes, self.row_images.start]
         return sum(a.nbytes for a in arrays) + self.ids.array.nbytes + self.sources.array.nbytes
 
 
@@ -225,8 +247,7 @@ def _h(value) -> bytes:
 
 def scan_shard(batches: Iterable, dataset: int, offset: int, stats: Counter) -> dict[str, list]:
     """The signatures of one shard's rows (dataset index, row position from `offset`), as
-    columns (see `SIG_SCHEMA`), plus `text`: the row text of text-only rows (None for rows
-    with images), for embedding. Reads each image once; keeps hashes only."""
+    columns (see `SIG_SCHEMA`), plus `text`: the row text, for embedding. Reads each image once; keeps hashes only."""
     sig: dict[str, list] = {name: [] for name in (*SIG_SCHEMA.names, "text")}
     pos = offset
     for batch in batches:
@@ -244,20 +265,22 @@ def scan_shard(batches: Iterable, dataset: int, offset: int, stats: Counter) -> 
             sig["length"].append(len(row["question"] or "") + len(row["response"] or ""))
             images = row["images"] or []
             sig["n_images"].append(len(images))
-            shas, phashes = [], []
+            shas, phashes, alts = [], [], []
             for entry in images:
                 try:   # bytes only: a path alone is never opened (normalize embeds them)
                     data = image_bytes(entry)
                 except ImageError:
                     data = str(entry.get("path") or "").encode()   # compared by its name
-                digest, phash = img_mod.image_signature(data or b"")
+                digest, phash, alt = img_mod.image_hashes(data or b"")
                 if phash is None:
                     stats["images_undecodable"] += 1
                 shas.append(digest)
                 phashes.append(phash)
+                alts.extend(alt or (0,) * ALT_HASHES)
             sig["img_sha"].append(shas)
             sig["img_phash"].append(phashes)
-            sig["text"].append(None if images else text)
+            sig["img_alt"].append(alts)
+            sig["text"].append(text)
             sig["emb"].append(None)
     return sig
 
@@ -271,7 +294,8 @@ SIG_SCHEMA = pa.schema([
     ("g_main", pa.binary()), ("g_letters", pa.binary()),
     ("img_sha", pa.list_(pa.binary())),
     ("img_phash", pa.list_(pa.uint64())),     # null: undecodable
-    ("emb", pa.list_(pa.float32())),          # text-only rows: the text embedding
+    ("img_alt", pa.list_(pa.uint64())),       # ALT_HASHES crop pHashes per image
+    ("emb", pa.list_(pa.float32())),          # the text embedding
 ])
 
 
@@ -292,7 +316,7 @@ def read_signatures(paths: Sequence[Path], stats: Counter) -> Signatures:
     columns = [n for n in SIG_SCHEMA.names if n != "emb"]
     parts: dict[str, list] = {name: [] for name in (
         "ds", "pos", "n_images", "length", "id", "source", "tkey", "g_main", "g_main_ok",
-        "g_letters", "g_letters_ok", "img_sha", "img_phash", "img_ok")}
+        "g_letters", "g_letters_ok", "img_sha", "img_phash", "img_ok", "img_alt")}
     for path in paths:
         t = pq.read_table(path, columns=columns, schema=SIG_SCHEMA)
         for name in ("ds", "pos", "n_images", "length"):
@@ -309,6 +333,9 @@ def read_signatures(paths: Sequence[Path], stats: Counter) -> Signatures:
         parts["img_ok"].append(phash.is_valid().to_numpy(zero_copy_only=False))
         parts["img_phash"].append(pc.fill_null(phash, 0).to_numpy(zero_copy_only=False)
                                   .astype(np.uint64))
+        parts["img_alt"].append(t.column("img_alt").combine_chunks().flatten()
+                                .to_numpy(zero_copy_only=False).astype(np.uint64)
+                                .reshape(-1, ALT_HASHES))
 
     def cat(name, dtype, shape=(0,)):
         return np.concatenate(parts[name]).astype(dtype, copy=False) if parts[name] \
@@ -327,6 +354,7 @@ def read_signatures(paths: Sequence[Path], stats: Counter) -> Signatures:
         g_letters=Digests(cat("g_letters", np.uint8, (0, 8)), cat("g_letters_ok", bool)),
         img_row=img_row, img_sha=Digests(cat("img_sha", np.uint8, (0, 12))),
         img_phash=Hashes(cat("img_phash", np.uint64), cat("img_ok", bool)),
+        img_alt=AltHashes(cat("img_alt", np.uint64, (0, ALT_HASHES)), cat("img_ok", bool)),
         row_images=RowImages(n_images))
     undecodable = int((~rows.img_phash.valid).sum())
     if undecodable:
@@ -335,30 +363,26 @@ def read_signatures(paths: Sequence[Path], stats: Counter) -> Signatures:
 
 
 def write_embeddings(paths: Sequence[Path], rows: Rows, out: Path) -> np.ndarray:
-    """Copy the text-only rows' embeddings from the shard files into one matrix on disk
-    (`out`, a .npy the units memory-map), a file at a time. Returns each row's slot in it
-    (-1: no embedding)."""
-    text_only = np.asarray(rows.n_images, dtype=np.int64) == 0
-    slot = np.full(len(rows), -1, dtype=np.int64)
-    slot[text_only] = np.arange(int(text_only.sum()))
+    """Copy every row's text embedding from the shard files into one float16 matrix on disk
+    (`out`, a .npy the units memory-map; float16 is what the embedding cache stores, so
+    nothing is lost), a file at a time. Returns each row's slot in it (its row index)."""
+    slot = np.arange(len(rows), dtype=np.int64)
     matrix = None
     base = 0
     for path in paths:
         vectors = pq.read_table(path, columns=["emb"], schema=SIG_SCHEMA).column("emb")
         vectors = vectors.combine_chunks()
-        valid = np.flatnonzero(vectors.is_valid().to_numpy(zero_copy_only=False))
-        if valid.size:
-            flat = vectors.flatten().to_numpy().reshape(valid.size, -1)
+        if vectors.null_count:
+            raise RuntimeError(f"{path}: a row without a text embedding")
+        if len(vectors):
+            flat = vectors.flatten().to_numpy().reshape(len(vectors), -1)
             if matrix is None:
                 matrix = np.lib.format.open_memmap(
-                    out, mode="w+", dtype=np.float32, shape=(int(text_only.sum()), flat.shape[1]))
-            targets = slot[base + valid]
-            if (targets < 0).any():
-                raise RuntimeError(f"{path}: an embedding for a row with images")
-            matrix[targets] = flat
+                    out, mode="w+", dtype=np.float16, shape=(len(rows), flat.shape[1]))
+            matrix[base:base + len(vectors)] = flat
         base += len(vectors)
     if matrix is None:
-        np.save(out, np.zeros((0, 1), dtype=np.float32))
+        np.save(out, np.zeros((0, 1), dtype=np.float16))
     else:
         matrix.flush()
         del matrix

@@ -3,7 +3,8 @@
 The driver writes each batch as two small files (`write_batch`): the pairs and the
 signatures of the rows they touch. A unit (`verify_batch`) reads the images and texts it
 still needs straight from the datasets (`RowReader`: only the row groups holding them),
-computes fine image features and missing text embeddings, and decides each pair:
+computes fine image features (the text embeddings come from the scan), and decides each
+pair:
 
 * images match when every image of one row pairs one-to-one with an image of the other
   (same bytes, or pHash within the radius *and* a fine score at the threshold);
@@ -32,8 +33,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from omr_data.dedup import image as img_mod
-from omr_data.dedup import text as text_mod
-from omr_data.dedup.core import Edge, Rows, Thresholds
+from omr_data.dedup.core import ALT_HASHES, Edge, Rows, Thresholds
 from omr_data.store import DatasetDir
 
 IMAGE_PAIRS_PER_BATCH = 512     # about 10 s of fine comparisons on one core
@@ -43,6 +43,7 @@ BATCH_ROWS_SCHEMA = pa.schema([
     ("row", pa.int64()), ("ds", pa.int32()), ("pos", pa.int64()), ("tkey", pa.binary()),
     ("g_main", pa.binary()), ("g_letters", pa.binary()), ("n_images", pa.int32()),
     ("img_sha", pa.list_(pa.binary())), ("img_phash", pa.list_(pa.uint64())),   # null: undecodable
+    ("img_alt", pa.list_(pa.uint64())),       # crop pHashes, image after image
     ("emb_slot", pa.int64()), ("bench", pa.bool_()),
 ])
 BATCH_PAIRS_SCHEMA = pa.schema([("a", pa.int64()), ("b", pa.int64()), ("image", pa.bool_())])
@@ -122,6 +123,8 @@ def write_batch(directory: Path, name: str, pairs: list[tuple[int, int, bool]], 
         "img_sha": [[rows.img_sha[i] for i in rows.row_images[r]] for r in involved],
         "img_phash": [[rows.img_phash[i] if rows.img_phash[i] >= 0 else None
                        for i in rows.row_images[r]] for r in involved],
+        "img_alt": [[c for i in rows.row_images[r] for c in
+                     (rows.img_alt[i] or (0,) * ALT_HASHES)] for r in involved],
         "emb_slot": [int(emb_slot[r]) for r in involved],
         "bench": [rows.ds[r] >= n_inputs for r in involved],
     }, schema=BATCH_ROWS_SCHEMA)
@@ -220,6 +223,15 @@ class FeatureStore:
         self.db.close()
 
 
+def image_distance(rows: Rows, i: int, j: int) -> int | None:
+    """pHash bits between images i and j, wholes or a crop of either against the
+    other's whole (`image.phash_distance`); None when either is undecodable."""
+    pi, pj = rows.img_phash[i], rows.img_phash[j]
+    if pi < 0 or pj < 0:
+        return None
+    return img_mod.phash_distance(pi, rows.img_alt[i], pj, rows.img_alt[j])
+
+
 def images_match(rows: Rows, a: int, b: int, th: Thresholds, fine_of) -> tuple[bool, int, float]:
     """Every image of `a` pairs one-to-one with an image of `b` (order may differ)."""
     left, right = rows.row_images[a], rows.row_images[b]
@@ -233,11 +245,8 @@ def images_match(rows: Rows, a: int, b: int, th: Thresholds, fine_of) -> tuple[b
             if rows.img_sha[i] == rows.img_sha[j]:
                 best = (j, 0, 1.0)
                 break
-            pi, pj = rows.img_phash[i], rows.img_phash[j]
-            if pi < 0 or pj < 0:
-                continue
-            d = img_mod.hamming(pi, pj)
-            if d > th.image:
+            d = image_distance(rows, i, j)
+            if d is None or d > th.image:
                 continue
             f = fine_of(i, j)
             if f >= th.fine and (best is None or f > best[2]):
@@ -256,8 +265,8 @@ def _images_conflict(rows: Rows, a: int, b: int, th: Thresholds, fine_result) ->
     if len(rows.row_images[a]) != 1 or len(rows.row_images[b]) != 1:
         return False
     i, j = rows.row_images[a][0], rows.row_images[b][0]
-    pi, pj = rows.img_phash[i], rows.img_phash[j]
-    if pi < 0 or pj < 0 or img_mod.hamming(pi, pj) > th.image:
+    d = image_distance(rows, i, j)
+    if d is None or d > th.image:
         return False
     score, decisive = fine_result(i, j)
     return decisive and score < th.conflict
@@ -277,7 +286,7 @@ def text_similarity(rows: Rows, emb: dict[int, np.ndarray], a: int, b: int) -> f
 
 
 def verify_batch(directory: Path, name: str, datasets: Sequence[str], emb_path: Path,
-                 th: Thresholds, embedder, stats: Counter) -> None:
+                 th: Thresholds, stats: Counter) -> None:
     """Verdicts of one batch, written to `<name>.verdicts.parquet`: the duplicate links
     (a, b, evidence) and the cannot-links (conflict = true)."""
     t = time.perf_counter()
@@ -290,27 +299,20 @@ def verify_batch(directory: Path, name: str, datasets: Sequence[str], emb_path: 
                  "length": [0] * len(cols["row"]), "tkey": cols["tkey"],
                  "g_main": cols["g_main"], "g_letters": cols["g_letters"],
                  "img_sha": cols["img_sha"],
-                 "img_phash": cols["img_phash"]})
+                 "img_phash": cols["img_phash"], "img_alt": cols["img_alt"]})
     local = {g: k for k, g in enumerate(cols["row"])}
     todo = [(local[a], local[b], image) for a, b, image in zip(
         pairs.column("a").to_pylist(), pairs.column("b").to_pylist(),
         pairs.column("image").to_pylist())]
 
-    # texts first: most image candidates fail on their text, and need no image features
-    emb: dict[int, np.ndarray] = {}
-    slots = {k: s for k, s in enumerate(cols["emb_slot"]) if s >= 0}
-    if slots:     # text-only rows: embedded by the scan
-        matrix = np.load(emb_path, mmap_mode="r")
-        for k, s in slots.items():
-            emb[k] = np.asarray(matrix[s], dtype=np.float32)
-    need_emb = {r for a, b, image in todo if image and rows.tkey[a] != rows.tkey[b]
-                and rows.g_main[a] == rows.g_main[b] for r in (a, b) if r not in emb}
+    # texts first (their embeddings come from the scan): most image candidates fail on
+    # their text, and need no image features
+    matrix = np.load(emb_path, mmap_mode="r")
+    emb = {}
+    for k, s in enumerate(cols["emb_slot"]):
+        v = np.asarray(matrix[s], dtype=np.float32)
+        emb[k] = v / (np.linalg.norm(v) + 1e-12)
     reader = RowReader(datasets)
-    if need_emb:
-        texts = [(k, text_mod.row_text(row["question"] or "", row["choices"])) for k, row in
-                 reader.read({k: (rows.ds[k], rows.pos[k]) for k in need_emb},
-                             ["question", "choices"])]
-        emb.update(embedder.embed_keyed(texts, stats))
     cosines = [text_similarity(rows, emb, a, b) for a, b, _ in todo]
 
     # fine features of the images that pairs with matching texts will compare
@@ -320,9 +322,8 @@ def verify_batch(directory: Path, name: str, datasets: Sequence[str], emb_path: 
             continue
         for i in rows.row_images[a]:
             for j in rows.row_images[b]:
-                if rows.img_sha[i] != rows.img_sha[j] and rows.img_phash[i] >= 0 and \
-                        rows.img_phash[j] >= 0 and \
-                        img_mod.hamming(rows.img_phash[i], rows.img_phash[j]) <= th.image:
+                d = image_distance(rows, i, j)
+                if rows.img_sha[i] != rows.img_sha[j] and d is not None and d <= th.image:
                     need_fine.update((i, j))
     store = FeatureStore(directory / f"{name}.fine.sqlite", lru=512)
     try:
@@ -359,6 +360,20 @@ def verify_batch(directory: Path, name: str, datasets: Sequence[str], emb_path: 
 STRONG_FINE = 0.95   # an image link this sure makes further comparisons in its group redundant
 
 
+def _pair_distance(rows: Rows, a: int, b: int) -> int:
+    """The smallest pHash distance between an image of `a` and one of `b` (the order in
+    which `decide_pairs` compares)."""
+    best = 64
+    for i in rows.row_images[a]:
+        for j in rows.row_images[b]:
+            if rows.img_sha[i] == rows.img_sha[j]:
+                return 0
+            d = image_distance(rows, i, j)
+            if d is not None:
+                best = min(best, d)
+    return best
+
+
 def decide_pairs(rows: Rows, todo: list[tuple[int, int, bool]], cosines: list[float | None],
                  store: FeatureStore, th: Thresholds, stats: Counter,
                  bench: Sequence[bool] | None = None
@@ -366,18 +381,39 @@ def decide_pairs(rows: Rows, todo: list[tuple[int, int, bool]], cosines: list[fl
     """((a, b), (conflict, edge)) for each pair that links or conflicts, in `todo` order;
     `cosines` are the pairs' `text_similarity`.
 
-    A pair of input rows (not `bench`) already joined through strong links of this batch
-    (images at `STRONG_FINE` or more, or the same bytes; texts matching) is not compared
-    again: a group of k copies needs k - 1 fine comparisons, not k(k - 1)/2. Weaker links
-    never imply a pair, so a figure redrawn with another number, linked by mistake to a
-    degraded copy, is still compared with the others (and its conflicts found)."""
+    Image pairs are compared closest pHash first, so the copies of one figure join through
+    strong links (images at `STRONG_FINE` or more, or the same bytes; texts matching)
+    before pairs across figures come up. Between input rows (not `bench`), a pair is not
+    compared again when
+
+    * strong links already join it: a group of k copies needs k - 1 fine comparisons, not
+      k(k - 1)/2;
+    * its two strong groups already hold a cannot-link (two figures found decisively
+      different): the copies of one figure against the copies of another, a template
+      question asked over both, need one comparison, not one per pair of copies (the
+      clustering refuses a union across a cannot-link between any two of its members).
+
+    Weaker links imply nothing, so a figure redrawn with another number, linked by mistake
+    to a degraded copy, is still compared with the others (and its conflicts found)."""
     fine_cache: dict[tuple[int, int], tuple[float, bool]] = {}
     strong: dict[int, int] = {}
+    apart: set[tuple[int, int]] = set()     # strong-group roots with a cannot-link between
 
     def root(x: int) -> int:
         while strong.get(x, x) != x:
             x = strong[x]
         return x
+
+    def join(a: int, b: int) -> None:
+        ra, rb = root(a), root(b)
+        if ra == rb:
+            return
+        lo, hi = min(ra, rb), max(ra, rb)
+        strong[hi] = lo
+        for x, y in [p for p in apart if hi in p]:      # the cannot-links move to the root
+            apart.discard((x, y))
+            other = y if x == hi else x
+            apart.add((min(lo, other), max(lo, other)))
 
     def fine_result(i: int, j: int) -> tuple[float, bool]:
         key = (min(i, j), max(i, j))
@@ -391,30 +427,40 @@ def decide_pairs(rows: Rows, todo: list[tuple[int, int, bool]], cosines: list[fl
     def fine_of(i: int, j: int) -> float:
         return fine_result(i, j)[0]
 
-    out: list[tuple[tuple[int, int], tuple[bool, Edge | None]]] = []
-    for (a, b, image), cos in zip(todo, cosines):
+    order = sorted(range(len(todo)), key=lambda k: (
+        not todo[k][2], _pair_distance(rows, todo[k][0], todo[k][1]) if todo[k][2] else 0, k))
+    verdict: dict[int, tuple[bool, Edge | None]] = {}
+    for k in order:
+        (a, b, image), cos = todo[k], cosines[k]
         if cos is None:
             stats["pairs_rejected_text_guard"] += 1
             continue
         if not image:
             if cos >= th.text_only:
-                out.append(((a, b), (False, Edge(a, b, None, None, cos))))
+                verdict[k] = (False, Edge(a, b, None, None, cos))
             continue
         if cos < th.text:
             stats["pairs_rejected_text_cosine"] += 1
             continue
         inputs = bench is None or not (bench[a] or bench[b])
-        if inputs and root(a) == root(b):
-            stats["pairs_implied_by_strong_links"] += 1
-            continue
+        if inputs:
+            ra, rb = root(a), root(b)
+            if ra == rb:
+                stats["pairs_implied_by_strong_links"] += 1
+                continue
+            if (min(ra, rb), max(ra, rb)) in apart:
+                stats["pairs_implied_apart"] += 1
+                continue
         ok, d, f = images_match(rows, a, b, th, fine_of)
         if not ok:
             stats["pairs_rejected_image"] += 1
             if _images_conflict(rows, a, b, th, fine_result):
-                out.append(((a, b), (True, None)))
+                verdict[k] = (True, None)
+                if inputs:
+                    ra, rb = root(a), root(b)
+                    apart.add((min(ra, rb), max(ra, rb)))
             continue
         if inputs and f >= STRONG_FINE:
-            ra, rb = root(a), root(b)
-            strong[max(ra, rb)] = min(ra, rb)
-        out.append(((a, b), (False, Edge(a, b, d, f, cos))))
-    return out
+            join(a, b)
+        verdict[k] = (False, Edge(a, b, d, f, cos))
+    return [((todo[k][0], todo[k][1]), verdict[k]) for k in sorted(verdict)]

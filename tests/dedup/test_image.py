@@ -12,7 +12,9 @@ from omr_data.dedup.image import (
     fine_features,
     fine_score,
     hamming,
+    image_hashes,
     image_signature,
+    phash_distance,
     trim_borders,
 )
 
@@ -133,3 +135,31 @@ def test_a_redrawn_number_seen_through_compound_edits_still_differs():
         for how in ("jpeg_bc_resize", "gray_border_jpeg", "crop_border"):
             assert fine_score(a, fine_features(transform(redrawn, how, rng))) < 0.85, \
                 (seed, how)
+
+
+def test_trim_keeps_grid_cells_that_share_the_corners_colour():
+    """Inside white padding, three corner cells of one colour are not a margin: the grid
+    stays whole (its right column was cut from the PNG, not from a JPEG copy, and their
+    pHashes drifted 28 bits apart)."""
+    spec = {"kind": "grid", "seed": 0, "size": (298, 235), "n": 3,
+            "cells": [1, 4, 0, 2, 2, 2, 0, 0, 0], "missing": 6}
+    img = render(spec)
+    for data in (encode(img), transform(img, "jpeg_q60", random.Random(0))):
+        assert trim_borders(decode_gray(data)).size[0] >= 210
+
+
+# crops with a border whose whole pHash lies beyond the radius (the crop took the y-axis
+# labels, and the trim the blank left behind): found through a crop's pHash
+CROP_CASES = [("bar", 3), ("bar", 5), ("bar", 24), ("table", 17)]
+
+
+def test_a_crop_with_a_border_is_found_through_a_crops_phash():
+    for kind, seed in CROP_CASES:
+        rng = random.Random(seed)
+        img = render(random_spec(rng, kind))
+        copy = transform(img, "crop_border", random.Random(f"{seed}-{kind}"))
+        _, p, alt_p = image_hashes(encode(img))
+        _, q, alt_q = image_hashes(copy)
+        assert hamming(p, q) > 12, (kind, seed)         # beyond the radius as wholes
+        assert phash_distance(p, alt_p, q, alt_q) <= 12, (kind, seed)
+        assert fine_score(fine_features(encode(img)), fine_features(copy)) >= 0.85, (kind, seed)

@@ -272,8 +272,12 @@ def test_slicing_the_search_and_the_verification_does_not_change_the_decision(
                                                  real_unit(self, unit, ctx)))
     result = run(inputs, tmp_path / "out", against=against, cache_dir=cache)
     assert steps.count("images") > 5 and steps.count("text") > 5 and steps.count("verify") > 5
-    assert result.manifest["fingerprint"] == first.manifest["fingerprint"]
-    assert _decisions(tmp_path / "out").equals(_decisions(root / "out"))
+    # the same clusters, actions and survivors; the evidence a reason cites may be another
+    # verified link of the cluster (a pair implied by strong links in one batch is compared
+    # directly where the batch was cut)
+    decided = ["input", "pos", "id", "action", "cluster", "cluster_size", "duplicate_of"]
+    assert _decisions(tmp_path / "out").select(decided).equals(
+        _decisions(root / "out").select(decided))
     a, b = (r.manifest["stats"]["dedup_report"]["counters"] for r in (first, result))
     for key in ("image_candidate_pairs", "text_candidate_pairs", "clusters", "contaminated"):
         assert a[key] == b[key], key

@@ -2,8 +2,8 @@
 
 Both score the same generated (response, gold) pairs, in the answer mix of the RL/SFT
 sources: option letters, integers and decimals with units, fractions, radicals,
-equations, intervals, sets, logarithms, trigonometry, yes/no. Every pair is unique, so no cache helps
-either side (repeated pairs would only measure our pair cache). Serial math-verify is called
+equations, intervals, sets, logarithms, trigonometry, yes/no. Every pair is unique, so no cache
+helps either side (repeated pairs would only measure our pair cache). Serial math-verify is called
 as RL frameworks call it (verl's reward: the gold boxed and read as LaTeX, the response read
 as expression + LaTeX), one item after another in this process, with math-verify imported
 and warm before the clock starts. Ours is timed from nothing: a fresh worker pool is
@@ -46,7 +46,8 @@ def _expression(rng: random.Random, i: int) -> tuple[str, str]:
         pred = rng.choice([f"\\sqrt{{{a * a * b}}}", f"{a + 1}\\sqrt{{{b}}}"])
     elif kind == 1:
         gold = f"\\frac{{\\sqrt{{{b}}}}}{{{a}}}"
-        pred = rng.choice([f"\\frac{{1}}{{{a}}}\\sqrt{{{b}}}", f"\\frac{{\\sqrt{{{b + 1}}}}}{{{a}}}"])
+        pred = rng.choice([f"\\frac{{1}}{{{a}}}\\sqrt{{{b}}}",
+                           f"\\frac{{\\sqrt{{{b + 1}}}}}{{{a}}}"])
     elif kind == 2:
         gold = f"y={a}x+{b}"
         pred = rng.choice([f"y = {b} + {a}x", f"y={a}x-{b}"])

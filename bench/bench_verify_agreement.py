@@ -22,8 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from omr_data.verify import score_batch
-from omr_data.verify.mathverify import MathVerifyPool
+from omr_data.verify import score_batch  # noqa: E402 - after the sys.path line
+from omr_data.verify.mathverify import MathVerifyPool  # noqa: E402
 
 DATA = ROOT / "tests" / "verify" / "data"
 

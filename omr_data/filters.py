@@ -16,8 +16,9 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from omr_data.extras import require
 from omr_data.plugins import load_function
@@ -203,7 +204,7 @@ class FilterStage(Stage):
                 else:
                     yield item.row
 
-    def _cheap_checks(self, row: dict, lo_hi: tuple[float, float] | None) -> "_Row":
+    def _cheap_checks(self, row: dict, lo_hi: tuple[float, float] | None) -> _Row:
         cfg = self.config
         item = _Row(row, load_meta(row))
         k = sample_index(row)
@@ -226,7 +227,7 @@ class FilterStage(Stage):
                 item.reason = f"too long: {tokens} tokens > {hi}"
         return item
 
-    def _score_perplexity(self, live: list["_Row"], ctx: StageContext) -> None:
+    def _score_perplexity(self, live: list[_Row], ctx: StageContext) -> None:
         cfg = self.config
         made_by = {"filter.perplexity_model": cfg.perplexity_model,
                    "filter.perplexity_max_tokens": cfg.perplexity_max_tokens}
@@ -257,7 +258,7 @@ class FilterStage(Stage):
             elif value > cfg.max_perplexity:
                 item.reason = f"perplexity too high: {value:.4g} > {cfg.max_perplexity:g}"
 
-    def _score_with_scorer(self, live: list["_Row"], ctx: StageContext) -> None:
+    def _score_with_scorer(self, live: list[_Row], ctx: StageContext) -> None:
         cfg = self.config
         function, identity = self._scorer
         made_by = {"filter.scorer": identity}

@@ -25,12 +25,13 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-from omr_data.prompts import instruction_sha256, resolve_instruction
 from omr_data.privacy import public_value
+from omr_data.prompts import instruction_sha256, resolve_instruction
 from omr_data.publish import card as cardlib
 from omr_data.publish import forms
 from omr_data.publish.common import (
@@ -45,6 +46,7 @@ from omr_data.publish.common import (
     data_dir_for,
 )
 from omr_data.publish.local import LocalRepo, checkout_version, list_versions
+from omr_data.publish.remote import RemoteRepo
 from omr_data.publish.shards import DEFAULT_MAX_SHARD_BYTES, ShardSet, write_shards
 from omr_data.records import RecordError
 from omr_data.store import DatasetDir, StoreError
@@ -229,7 +231,6 @@ def publish_release(
     if hub_dir is not None:
         backend = LocalRepo(hub_dir, repo)
     else:
-        from omr_data.publish.remote import RemoteRepo
         backend = RemoteRepo(repo, token=token, private=private, api=api)
 
     result = PublishResult(repo=repo, location=backend.location, version=version)

@@ -25,7 +25,10 @@ import math
 import os
 import stat
 import warnings
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from PIL import Image
 
 #: largest image file read from disk (a 16-Mpx PNG is well under this)
 MAX_IMAGE_BYTES = 64 * 1024 * 1024
@@ -140,7 +143,6 @@ def image_bytes(image: Any, roots: ImageRoots | None = None, *, where: str = "im
 
 def pixel_count(data: bytes) -> int | None:
     """Width x height from the image header (nothing decoded); None when PIL cannot tell."""
-    from PIL import Image
 
     try:
         with _open(data) as img:
@@ -156,7 +158,6 @@ def decode(data: bytes, label: str, *, max_pixels: int | None = None,
     Above `max_pixels`, `oversize="downscale"` re-encodes it to fit (JPEG stays JPEG, other
     formats become PNG); `"reject"` raises. The header's size is checked before decoding.
     """
-    from PIL import Image
 
     if not data:
         raise ImageError(f"unreadable image: {label}: empty file")
@@ -185,7 +186,6 @@ def decode(data: bytes, label: str, *, max_pixels: int | None = None,
 
 
 def _downscale(img: Any, label: str, max_pixels: int) -> tuple[bytes, int, int]:
-    from PIL import Image
 
     width, height = img.size
     scale = math.sqrt(max_pixels / (width * height))
@@ -207,7 +207,6 @@ def _downscale(img: Any, label: str, max_pixels: int) -> tuple[bytes, int, int]:
 
 def _open(data: bytes) -> Any:
     """`Image.open` without PIL's bomb warning: callers check the pixel count themselves."""
-    from PIL import Image
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)

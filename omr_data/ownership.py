@@ -134,7 +134,7 @@ class FileLock:
         self.what = what or str(self.path.parent)
         self._fd: int | None = None
 
-    def __enter__(self) -> "FileLock":
+    def __enter__(self) -> FileLock:
         self.acquire()
         return self
 

@@ -23,9 +23,10 @@ one question shard at a time against it.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Iterator, Mapping
+from typing import Any, ClassVar
 
 from omr_data.records import update_meta
 from omr_data.stage import ConfigError, Stage, StageContext, WorkUnit
@@ -76,8 +77,8 @@ class PassRateStage(Stage):
 
     # -- identify: one row per question ------------------------------------------------
     def prepare(self, inputs: list[str], ctx: StageContext) -> None:
-        import polars as pl
 
+        import polars as pl
         questions, rollouts = DatasetDir(inputs[0]), DatasetDir(inputs[1])
         target = Path(ctx.workdir) / RATES
         if not rollouts.shards:
@@ -135,8 +136,8 @@ class PassRateStage(Stage):
 
     # -- apply: a join, one question shard at a time ------------------------------------
     def process(self, unit: WorkUnit, ctx: StageContext) -> Iterator[dict]:
-        import polars as pl
 
+        import polars as pl
         for batch in ctx.read_batches(unit):
             rows = batch.to_pylist()
             ids = [r["id"] for r in rows]
@@ -153,8 +154,8 @@ class PassRateStage(Stage):
                                           "pass_rate.n": rate["n"]})
 
     def stats(self, manifest_stats: Mapping[str, Any], ctx: StageContext) -> dict:
-        import polars as pl
 
+        import polars as pl
         path = Path(ctx.workdir) / RATES
         if not path.exists():
             return {}

@@ -31,15 +31,20 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
+from omr_data.distill.simulated import SimulatedServer
+from omr_data.executors import make_executor
+from omr_data.hub import parse_config_split, publish, publish_release
 from omr_data.registry import stage_class
 from omr_data.runner import StageResult, is_cached, run_stage, stage_cache_key
 from omr_data.stage import ConfigError, Stage
+from omr_data.stats import compute_stats, save_stats, write_plots
 
 PLACEHOLDER = re.compile(r"\$\{services\.([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)\}")
 STEP_OUTPUT = re.compile(r"\$\{steps\.([A-Za-z0-9_.-]+)\}")
@@ -259,7 +264,6 @@ def _check_publish(step: Step, known: set[str], fail) -> None:
 
 def publish_parts(configs: dict, outputs: dict[str, str]) -> list[tuple[str, str, list[str]]]:
     """`{CONFIG[:SPLIT]: [inputs]}` → `[(config, split, paths)]` for `publish_release`."""
-    from omr_data.hub import parse_config_split
 
     parts = []
     for key, items in configs.items():
@@ -336,7 +340,6 @@ def run_recipe(recipe: Recipe, *, executor=None, progress: bool = True,
                     outputs[step.id] = str(step.output)
                 continue
             if step.publish is not None:
-                from omr_data.hub import publish, publish_release
                 options = dict(step.publish)
                 repo, version = options.pop("repo"), str(options.pop("version"))
                 if options.get("hub_dir"):
@@ -357,7 +360,6 @@ def run_recipe(recipe: Recipe, *, executor=None, progress: bool = True,
                 stage = _build_stage(step, resolve=services.resolve)
             step_executor = executor
             if step.workers and executor is None:
-                from omr_data.executors import make_executor
                 step_executor = make_executor("local", workers=step.workers)
             result = run_stage(stage, inputs, step.output, executor=step_executor,
                                seed=recipe.seed, progress=progress, label=step.id)
@@ -369,7 +371,6 @@ def run_recipe(recipe: Recipe, *, executor=None, progress: bool = True,
 
 def _ensure_stats(inputs: list[str]) -> None:
     """Statistics and plots beside each dataset, so the card can show them."""
-    from omr_data.stats import compute_stats, save_stats, write_plots
 
     for path in inputs:
         out = Path(path) / "stats"
@@ -405,7 +406,6 @@ class _Services(contextlib.ExitStack):
         spec = dict(self.recipe.services[name])
         kind = spec.pop("kind")
         if kind == "simulated_teacher":
-            from omr_data.distill.simulated import SimulatedServer
             if spec.get("oracle"):
                 spec["oracle"] = self.outputs.get(spec["oracle"], spec["oracle"])
             return SimulatedServer(**spec)

@@ -8,7 +8,8 @@ use the same columns, all nullable, plus `reason` and `raw`.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import pyarrow as pa
 

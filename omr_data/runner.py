@@ -11,12 +11,23 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from omr_data.executors import make_executor
 from omr_data.ownership import LOCK_NAME, FileLock, OwnershipError, check_output
 from omr_data.stage import Stage, StageContext
 from omr_data.store import (
@@ -143,7 +154,6 @@ def run_stage(stage: Stage, inputs: list[str | os.PathLike], output: str | os.Pa
 def _run_locked(stage: Stage, inputs: list[str], output: Path, cache_key: str,
                 parents: list[dict], *, executor, seed: int, progress: bool,
                 label: str | None, start: float) -> StageResult:
-    from omr_data.executors import make_executor
 
     cached = is_cached(output, cache_key)
     if cached is not None:  # another writer finished it while we waited for the lock
@@ -223,7 +233,6 @@ def _prepare(stage: Stage, inputs: list[str], ctx: StageContext, builder: Datase
 
 
 def _keep_prepare_files(stage: Stage, workdir: Path, output: Path) -> None:
-    import shutil
 
     for pattern in stage.keep_prepare_files:
         for path in sorted(workdir.glob(pattern)):
@@ -242,7 +251,8 @@ class _Progress:
 
     def __init__(self, label: str, *, total_units: int, already: int, rows_total: int | None,
                  enabled: bool):
-        self.label, self.total, self.already, self.rows_total = label, total_units, already, rows_total
+        self.label, self.total, self.already = label, total_units, already
+        self.rows_total = rows_total
         self.plain = enabled and not sys.stderr.isatty()
         self.enabled = enabled and not self.plain
         self._progress = None
@@ -250,14 +260,6 @@ class _Progress:
 
     def __enter__(self):
         if self.enabled:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
             self._progress = Progress(
                 TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                 TextColumn("units · {task.fields[rows]} rows · {task.fields[rate]} rows/s"),

@@ -31,9 +31,12 @@ import hashlib
 import json
 import typing
 from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Iterator, Mapping
+from typing import Any, ClassVar
+
+import pyarrow.parquet as pq
 
 from omr_data.config_cli import alias_keys, operational_fields, renamed_keys
 from omr_data.store import DatasetDir, iter_shard_batches
@@ -292,7 +295,8 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
     args = typing.get_args(hint)
     if hint is Any or hint is object:
         return value
-    if origin is typing.Union or (origin is not None and str(origin) == "<class 'types.UnionType'>"):
+    if origin is typing.Union or (origin is not None
+                                  and str(origin) == "<class 'types.UnionType'>"):
         if value is None and type(None) in args:
             return None
         errors = []
@@ -345,5 +349,4 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
 
 
 def _shard_columns(path: Path) -> list[str]:
-    import pyarrow.parquet as pq
     return pq.read_schema(path).names

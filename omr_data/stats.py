@@ -12,11 +12,16 @@ import json
 import re
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
+import pyarrow.parquet as pq
+import yaml
 
-from omr_data.store import DatasetDir
+from omr_data.diversity import Tally
+from omr_data.store import DatasetDir, reason_kind
+
+if TYPE_CHECKING:   # polars loads where it is used (see pyproject's ruff bans)
+    import polars as pl
 
 # A cheap, tokenizer-free length: words and single punctuation marks. Roughly matches
 # BPE token counts for English/LaTeX within ~30%, enough for histograms and filters' previews.
@@ -41,6 +46,7 @@ def compute_stats(path: str | Path) -> dict[str, Any]:
 
 
 def _scan(dataset: DatasetDir) -> pl.LazyFrame:
+    import polars as pl
     return pl.scan_parquet([str(p) for p in dataset.shards]).select(
         "id", "source", "answer_type", "question", "response", "meta",
         pl.col("images").list.len().alias("n_images"),
@@ -48,6 +54,7 @@ def _scan(dataset: DatasetDir) -> pl.LazyFrame:
 
 
 def _record_stats(frame: pl.LazyFrame) -> dict[str, Any]:
+    import polars as pl
     tokens = lambda col: pl.col(col).fill_null("").str.count_matches(TOKEN_PATTERN)  # noqa: E731
     frame = frame.with_columns(
         question_tokens=tokens("question"),
@@ -80,7 +87,6 @@ def _record_stats(frame: pl.LazyFrame) -> dict[str, Any]:
 
 def _diversity(frame: pl.DataFrame, with_response: pl.DataFrame) -> dict[str, Any]:
     """Distinct traces per question, for rows that are traces of a question (`id#k`)."""
-    from omr_data.diversity import Tally
 
     tally = Tally()
     for rid, response in with_response.select("id", "response").iter_rows():
@@ -103,7 +109,6 @@ def is_published_repo(path: str | Path) -> bool:
     shards = sorted((root / "data").glob("*.parquet"))
     if not shards:
         return False
-    import pyarrow.parquet as pq
     names = set(pq.read_schema(shards[0]).names)
     return ("messages" in names or "prompt" in names) and "question" not in names
 
@@ -112,7 +117,6 @@ def _readme_configs(root: Path) -> list[dict]:
     readme = root / "README.md"
     if not readme.is_file():
         return []
-    import yaml
     text = readme.read_text(encoding="utf-8")
     if not text.startswith("---"):
         return []
@@ -150,9 +154,8 @@ def published_files(path: str | Path) -> dict[str, list[Path]]:
 
 def published_stats(path: str | Path) -> dict[str, Any]:
     """Counts, lengths, pass rates and (SFT) answer diversity of a published repository."""
-    import pyarrow.parquet as pq
+    import polars as pl
 
-    from omr_data.diversity import Tally
 
     root = Path(path)
     parts = published_files(root)
@@ -240,7 +243,7 @@ def _describe(series: pl.Series) -> dict[str, float] | None:
 
 
 def _reject_counts(dataset: DatasetDir) -> dict[str, int]:
-    from omr_data.store import reason_kind
+    import polars as pl
     if dataset.manifest is not None and "reject_reasons" in dataset.manifest:
         return dict(dataset.manifest["reject_reasons"])
     if not dataset.reject_shards:

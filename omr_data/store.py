@@ -22,9 +22,10 @@ import os
 import shutil
 import time
 from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -37,7 +38,9 @@ from omr_data.records import (
     RecordError,
     check_table_schema,
     is_reject,
+    record_features,
     to_table,
+    validate_record,
 )
 
 MANIFEST = "manifest.json"
@@ -317,7 +320,6 @@ class UnitWriter:
         if not self._pending:
             return
         if self.validate:
-            from omr_data.records import validate_record
             for row in self._pending:
                 validate_record(row)
         self._data.write(to_table(self._pending, RECORD_SCHEMA))
@@ -436,7 +438,8 @@ class DatasetBuilder:
             writer = UnitWriter(self.work / "empty", "empty")
             writer._data.close(ensure_one=True)
             empty = writer.close()
-            _link(self.work / "empty" / empty.data_files[0], self.path / "data" / "part-00000.parquet")
+            _link(self.work / "empty" / empty.data_files[0],
+                  self.path / "data" / "part-00000.parquet")
             data_hashes = empty.data_hashes
         results = [done[u] for u in units]
         reasons: Counter[str] = Counter()
@@ -560,7 +563,6 @@ def _with_hf_metadata(schema: pa.Schema) -> pa.Schema:
     """Embed HF features in the Parquet schema so `datasets` decodes images without a card."""
     if schema is not RECORD_SCHEMA:
         return schema
-    from omr_data.records import record_features
     return schema.with_metadata({"huggingface": json.dumps(
         {"info": {"features": record_features().to_dict()}})})
 

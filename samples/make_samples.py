@@ -21,7 +21,7 @@ import random
 import shutil
 import sys
 import uuid
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pyarrow as pa
@@ -49,7 +49,7 @@ PALETTE = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def font(size: int = 12) -> ImageFont.ImageFont:
     return ImageFont.load_default(size=size)
 

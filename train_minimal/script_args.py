@@ -16,8 +16,9 @@ import dataclasses
 import sys
 import types
 import typing
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 
 class ArgsError(ValueError):

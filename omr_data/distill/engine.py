@@ -27,19 +27,21 @@ import queue
 import threading
 import time
 from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from typing import Any
 
 from omr_data.distill.config import DistillConfig, Settings, resolve
 from omr_data.distill.progress import Progress
 from omr_data.distill.render import Prompt, PromptError, render_prompt
+from omr_data.distill.vllm_backend import VLLMPool
 from omr_data.diversity import measure, near_form
-from omr_data.plugins import load_function
 from omr_data.llm.client import KEY_HEADER, Completion, EndpointPool, api_key_from_env
 from omr_data.llm.errors import NUnsupported, RequestFailed
 from omr_data.llm.journal import Entry, Journal, request_key
 from omr_data.llm.limits import limiter_for
+from omr_data.plugins import load_function
 from omr_data.prompts import instruction_sha256
 from omr_data.records import COLUMNS, dump_meta, load_meta, make_reject
 
@@ -139,7 +141,6 @@ class DistillEngine:
                   emit: Callable[[list[dict]], Awaitable[None]]) -> None:
         s = self.settings
         if s.backend == "vllm":
-            from omr_data.distill.vllm_backend import VLLMPool
             self.pool = VLLMPool(s)
         else:
             self.pool = EndpointPool(
@@ -355,7 +356,7 @@ class DistillEngine:
                     "the manifest", d.traces, question.record.get("id"))
 
     def _rows(self, question: _Question) -> list[dict]:
-        record, s = question.record, self.settings
+        record = question.record
         if question.error is not None:
             return [make_reject(question.error, **{c: record.get(c) for c in COLUMNS})]
         rows = []

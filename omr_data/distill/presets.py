@@ -43,7 +43,7 @@ class TeacherPreset:
     use_n_param: str = "auto"
     description: str = ""
 
-    def override(self, **values: Any) -> "TeacherPreset":
+    def override(self, **values: Any) -> TeacherPreset:
         """A copy with the given non-None fields replaced."""
         known = {f.name for f in fields(self)}
         unknown = sorted(set(values) - known)

@@ -12,6 +12,11 @@ import sys
 import time
 from typing import Any
 
+from rich import get_console
+from rich.errors import LiveError
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+from rich.progress import Progress as Bar
+
 log = logging.getLogger("omr_data.distill")
 
 
@@ -29,21 +34,17 @@ class Progress:
         self._task = None
         self._console = None
 
-    def __enter__(self) -> "Progress":
+    def __enter__(self) -> Progress:
         self._start = self._last_line = time.monotonic()
         if self.enabled and sys.stderr.isatty():
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress as Bar,
-                                       TextColumn, TimeRemainingColumn)
             self._bar = Bar(TextColumn("distill"), BarColumn(), MofNCompleteColumn(),
                             TimeRemainingColumn(), TextColumn("{task.fields[line]}"),
                             transient=False)
-            from rich.errors import LiveError
             try:
                 self._bar.start()
                 self._task = self._bar.add_task("distill", total=self.total, line="")
             except LiveError:  # the runner's bar is live: print lines above it
                 self._bar = None
-                from rich import get_console
                 self._console = get_console()
                 self.interval_s = min(self.interval_s, 10.0)
         return self

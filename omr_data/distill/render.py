@@ -14,11 +14,14 @@ import base64
 import hashlib
 import io
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
-from omr_data.llm.journal import stable_hash
+from PIL import Image, UnidentifiedImageError
+
 from omr_data.images import DECODE_LIMIT_PIXELS, ImageError, image_bytes
+from omr_data.llm.journal import stable_hash
 from omr_data.prompts import record_user_text
 
 PROMPT_VERSION = 1
@@ -71,7 +74,6 @@ def render_prompt(record: Mapping[str, Any], *, model: str, system_prompt: str |
 def encode_image(image: Mapping[str, Any], max_pixels: int, *, where: str = "image"
                  ) -> tuple[bytes, str, int]:
     """(bytes to send, mime type, pixel count); downscales images above `max_pixels`."""
-    from PIL import Image, UnidentifiedImageError
 
     try:   # bytes only: a path alone is never opened (normalize embeds the bytes)
         data = image_bytes(image, None, where=where)

@@ -48,10 +48,15 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
+
+from aiohttp import web
+from PIL import Image
 
 from omr_data.llm.client import KEY_HEADER
+from omr_data.store import DatasetDir
 
 log = logging.getLogger("omr_data.distill.simulated")
 
@@ -150,11 +155,10 @@ class Oracle:
             self.size += 1
 
     @classmethod
-    def load(cls, source: Any) -> "Oracle | None":
+    def load(cls, source: Any) -> Oracle | None:
         if source is None or isinstance(source, Oracle):
             return source
         if isinstance(source, (str, Path)):
-            from omr_data.store import DatasetDir
             ds = DatasetDir(source)
             return cls(ds.iter_rows(columns=["question", "answer", "answer_type", "choices"]))
         return cls(source)
@@ -227,7 +231,6 @@ def _data_url_bytes(url: str) -> bytes:
 
 def _image_tokens(data: bytes) -> int:
     try:
-        from PIL import Image
         with Image.open(io.BytesIO(data)) as img:
             w, h = img.size
         return max(1, math.ceil(w / 28) * math.ceil(h / 28))
@@ -333,7 +336,7 @@ class SimulatedServer:
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}/v1"
 
-    def start(self) -> "SimulatedServer":
+    def start(self) -> SimulatedServer:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
@@ -370,7 +373,7 @@ class SimulatedServer:
             task.cancel()
         await asyncio.gather(*others, return_exceptions=True)
 
-    def __enter__(self) -> "SimulatedServer":
+    def __enter__(self) -> SimulatedServer:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
@@ -384,7 +387,6 @@ class SimulatedServer:
         self.log.clear()
 
     def _serve(self, sock: socket.socket) -> None:
-        from aiohttp import web
 
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
@@ -409,7 +411,6 @@ class SimulatedServer:
 
     # -- handlers ----------------------------------------------------------------------
     async def _handle_models(self, request):
-        from aiohttp import web
         return web.json_response({"object": "list", "data": [
             {"id": m, "object": "model", "created": 0, "owned_by": FINGERPRINT}
             for m in self.models]})
@@ -426,7 +427,6 @@ class SimulatedServer:
             self.in_flight -= 1
 
     async def _chat(self, request):
-        from aiohttp import web
 
         try:
             body = await request.json()
@@ -507,7 +507,8 @@ class SimulatedServer:
         choices, completion_tokens = [], 0
         prompt_hash = _messages_hash(body) if self.greedy else None
         for i in range(n):
-            rng = _rng(self.seed, prompt_hash, 0) if self.greedy else _rng(self.seed, content_hash, i)
+            rng = (_rng(self.seed, prompt_hash, 0) if self.greedy
+                   else _rng(self.seed, content_hash, i))
             if judge is not None:
                 content = self._judge(judge, rng)
             else:
@@ -515,7 +516,8 @@ class SimulatedServer:
             finish = "stop"
             tokens = count_tokens(content)
             if max_tokens is not None and tokens > max_tokens:
-                content, finish, tokens = _truncate_tokens(content, max_tokens), "length", max_tokens
+                content = _truncate_tokens(content, max_tokens)
+                finish, tokens = "length", max_tokens
             completion_tokens += tokens
             choices.append({"index": i, "finish_reason": finish, "logprobs": None,
                             "message": {"role": "assistant", "content": content}})
@@ -584,7 +586,6 @@ def _messages_hash(body: dict) -> str:
 
 
 def _error(status: int, message: str):
-    from aiohttp import web
     return web.json_response({"error": {"message": message, "type": "simulated_error",
                                         "code": status}}, status=status)
 
@@ -609,15 +610,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The server's options (also `omr-data serve-teacher`'s)."""
     parser.add_argument("--simulated", action="store_true",
                         help="serve the simulated teacher (the only server this command has)")
-    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default %(default)s)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="interface to bind (default %(default)s)")
     parser.add_argument("--port", type=int, default=8000,
                         help="port (0 = any free port; the URL is printed) (default %(default)s)")
     parser.add_argument("--accuracy", type=float, default=0.7,
-                        help="probability that a trace's final answer is right (default %(default)s)")
+                        help="probability that a trace's final answer is right "
+                             "(default %(default)s)")
     parser.add_argument("--oracle", metavar="DIR",
                         help="dataset directory whose question → gold answer the server looks "
                              "up; without it answers are guesses in the right format")
-    parser.add_argument("--seed", type=int, default=0, help="determinism seed (default %(default)s)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="determinism seed (default %(default)s)")
     parser.add_argument("--latency", type=float, default=0.0, metavar="S",
                         help="seconds each response waits (default %(default)s)")
     parser.add_argument("--fault-rate", type=float, default=0.0,

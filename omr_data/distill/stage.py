@@ -10,8 +10,8 @@ a rerun sends only them. The manifest's stats name the resolved teacher model, t
 names the server reported (`distill.reported_model.*`), sampling settings, the system
 prompt and its sha256, for the dataset card, and the traces' diversity per question
 (`distill.diversity.*`, `distill.identical_questions`; identical samples also raise a
-warning on stderr, and the card turns the count into a warning). With `until_distinct` a question is sampled
-until it has that many distinct verified traces or `max_n` samples.
+warning on stderr, and the card turns the count into a warning). With `until_distinct` a
+question is sampled until it has that many distinct verified traces or `max_n` samples.
 
 The journal lives outside the runner's unit directories (default `OUT/journal.sqlite`,
 or `journal` in the config), so when the runner redoes a unit after a crash every trace
@@ -58,8 +58,11 @@ from __future__ import annotations
 import dataclasses
 import functools
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar, Iterator
+from typing import Any, ClassVar
+
+import pyarrow.parquet as pq
 
 from omr_data.distill.config import DistillConfig, resolve
 from omr_data.distill.engine import adaptive_check, distill
@@ -185,7 +188,6 @@ def journal_path(config: DistillConfig, ctx: StageContext) -> Path:
 
 
 def _unit_rows(unit: WorkUnit) -> int:
-    import pyarrow.parquet as pq
     try:
         return sum(pq.ParquetFile(p).metadata.num_rows for p in unit.paths)
     except (OSError, ValueError):

@@ -34,8 +34,9 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from omr_data.distill.config import VLLM_INSTALL_HINT, Settings
 from omr_data.llm.client import ClientStats, Completion

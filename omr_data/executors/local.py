@@ -13,9 +13,9 @@ import multiprocessing as mp
 import multiprocessing.util  # noqa: F401  (Finalize)
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
-from typing import Callable
 
 from omr_data.executors.base import ProgressFn
 from omr_data.stage import Stage, StageContext, WorkUnit

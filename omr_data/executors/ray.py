@@ -282,7 +282,7 @@ def _reap_unit_workers(wait_s: float = 5.0) -> int:
     its dashboard, so this uses its private state API, best effort (on any error it gives
     up quietly). Returns the number of actors killed."""
     try:
-        from ray._raylet import ActorID
+        from ray._raylet import ActorID  # noqa: PLC0415 - private API: may move between versions
         job = ray.get_runtime_context().get_job_id()
 
         def alive() -> list[dict]:

@@ -10,8 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+
+import jinja2
+import yaml
+from huggingface_hub import DatasetCard, DatasetCardData
 
 from omr_data.privacy import is_local_path, public_text, public_value
 from omr_data.publish import forms
@@ -344,7 +349,6 @@ def _pass_rate_fact(node: dict, stats: dict) -> dict:
 def derived_columns(provenance: Mapping[str, Any], cards_dir: Path = CARDS_DIR) -> list[dict]:
     """Entries of `derived_columns.yaml` that this release's lineage makes: a stage that ran,
     and, where the entry names config keys (`when`), a step of it that set one."""
-    import yaml
 
     path = cards_dir / "derived_columns.yaml"
     if not path.is_file():
@@ -380,7 +384,6 @@ def derived_columns(provenance: Mapping[str, Any], cards_dir: Path = CARDS_DIR) 
 
 
 def known_sources(cards_dir: Path = CARDS_DIR) -> dict[str, dict]:
-    import yaml
 
     path = cards_dir / "sources.yaml"
     if not path.is_file():
@@ -443,7 +446,6 @@ def merged_card_data(existing_readme: Any, *, config: str, split: str, features,
     from datasets.info import DatasetInfo, DatasetInfosDict
     from datasets.splits import SplitDict, SplitInfo
     from datasets.utils.metadata import MetadataConfigs
-    from huggingface_hub import DatasetCard, DatasetCardData
 
     if isinstance(existing_readme, DatasetCardData):
         card_data = existing_readme
@@ -523,7 +525,6 @@ def size_category(rows: int) -> str:
 def render_readme(card_data, provenance: Mapping[str, Any], *, repo: str,
                   cards_dir: Path = CARDS_DIR) -> str:
     """README.md: YAML front matter, then the body rendered from the Jinja template."""
-    import jinja2
 
     total = sum(split.get("rows", 0) for cfg in provenance.get("configs", {}).values()
                 for split in cfg.get("splits", {}).values())

@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from omr_data.images import DECODE_LIMIT_PIXELS, pixel_count
-from omr_data.prompts import instruction_sha256, prompt_turns, resolve_instruction
 from omr_data.privacy import public_image_path
+from omr_data.prompts import instruction_sha256, prompt_turns, resolve_instruction
 from omr_data.publish.common import PublishError
 
 SFT, RL = "sft", "rl"

@@ -15,8 +15,8 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from omr_data.ownership import FileLock
 from omr_data.publish.common import PublishError, check_repo, check_version

@@ -9,8 +9,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+
+import huggingface_hub
+from huggingface_hub import CommitOperationAdd, CommitOperationDelete
 
 from omr_data.publish.common import PublishError, check_repo
 
@@ -22,13 +26,12 @@ class RemoteRepo:
                  api: Any = None):
         self.repo = check_repo(repo)
         if api is None:
-            from huggingface_hub import HfApi, get_token
 
-            token = token or get_token()
+            token = token or huggingface_hub.get_token()
             if not token:
                 raise PublishError("--to-hub needs a Hugging Face token: run `hf auth login` "
                                    "or set HF_TOKEN")
-            api = HfApi(token=token)
+            api = huggingface_hub.HfApi(token=token)  # looked up per call: tests record it
         self._token = token
         self.api = api
         self._call("create_repo", repo_id=repo, repo_type="dataset", private=private,
@@ -97,7 +100,6 @@ class RemoteRepo:
 
     def commit_and_tag(self, root: Path, files: list[str], deletions: list[str], *,
                        version: str, message: str) -> str:
-        from huggingface_hub import CommitOperationAdd, CommitOperationDelete
 
         operations = [CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(root / name))
                       for name in files]

@@ -11,9 +11,10 @@ bytes replaced by their size), so one bad row never stops a file.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Iterable, Iterator, Mapping
+from typing import Any, ClassVar
 
 from omr_data.images import DEFAULT_MAX_PIXELS
 from omr_data.records import RecordError, make_record, make_reject

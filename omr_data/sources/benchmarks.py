@@ -9,11 +9,12 @@ record per question (`…/reasoning`, `…/descriptive_1`…).
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 from omr_data.sources.base import Adapter, ReadContext, extras, first_present
 from omr_data.sources.errors import RowError
@@ -150,7 +151,8 @@ class Benchmark(Adapter):
                 continue
             sid = f"{base}/{suffix}"
             yield self.guarded(sid, {"question": question, "answer": answer},
-                               lambda: self.qa_record(source_id=sid, question=question,
-                                                      answer=answer, images=images,
-                                                      meta=dict(common, question_kind=suffix)))
+                               functools.partial(self.qa_record, source_id=sid,
+                                                 question=question, answer=answer,
+                                                 images=images,
+                                                 meta=dict(common, question_kind=suffix)))
 

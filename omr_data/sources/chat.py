@@ -10,11 +10,12 @@ one record; a conversation with several pairs gives `_t1`, `_t2`… with the ear
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
-
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from omr_data.records import update_meta
 from omr_data.sources.base import Adapter, ReadContext, as_list, extras, first_present
@@ -147,8 +148,8 @@ class ChatAdapter(Adapter):
             turn_meta = dict(meta)
             if len(turns) > 1:
                 turn_meta.update(turn=k, turns=len(turns), history=list(history))
-            yield self.guarded(tid, raw, lambda: self.turn_record(tid, turn, images, turn_meta,
-                                                                 gold))
+            yield self.guarded(tid, raw, functools.partial(self.turn_record, tid, turn, images,
+                                                           turn_meta, gold))
             history.append({"question": clean_question(turn.question), "reply": turn.reply})
 
     def turn_record(self, tid: str, turn: Turn, images: list, meta: dict, gold: Any) -> dict:

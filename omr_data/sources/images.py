@@ -14,11 +14,13 @@ import base64
 import binascii
 import os
 import re
+from collections.abc import Iterable, Mapping
 from io import BytesIO
-from typing import Any, Iterable, Mapping
+from typing import Any
 
-from omr_data.images import (DEFAULT_MAX_PIXELS, MAX_IMAGE_BYTES, ImageError, ImageRoots,
-                             decode)
+from PIL import Image
+
+from omr_data.images import DEFAULT_MAX_PIXELS, MAX_IMAGE_BYTES, ImageError, ImageRoots, decode
 from omr_data.sources.errors import RowError
 
 _BASE64 = re.compile(r"[A-Za-z0-9+/=\s]+")
@@ -107,8 +109,4 @@ def pil_to_entry(img: Any) -> dict:
 
 
 def _is_pil(value: Any) -> bool:
-    try:
-        from PIL import Image
-    except ImportError:  # pragma: no cover - pillow is a dependency
-        return False
     return isinstance(value, Image.Image)

@@ -9,11 +9,11 @@ they are rejected as ambiguous), and the response becomes
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
+from omr_data.sources.answers import Answer
 from omr_data.sources.base import Adapter, ReadContext, extras, first_present
 from omr_data.sources.errors import RowError
-from omr_data.sources.answers import Answer
 from omr_data.sources.traces import r1_think_and_answers
 
 

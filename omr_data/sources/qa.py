@@ -7,8 +7,8 @@ in the row goes to `meta` under its own name.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from omr_data.sources.base import Adapter, ReadContext, as_list, extras, first_present
 from omr_data.sources.errors import RowError

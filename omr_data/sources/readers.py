@@ -14,9 +14,14 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import yaml
 
 from omr_data.sources.errors import SourceFileError
 
@@ -240,7 +245,6 @@ def _truncated(err: json.JSONDecodeError, buf: str) -> bool:
 
 
 def _iter_parquet(path: Path) -> Iterator[RawRow]:
-    import pyarrow.parquet as pq
 
     index = 0
     parquet = pq.ParquetFile(path)
@@ -252,7 +256,6 @@ def _iter_parquet(path: Path) -> Iterator[RawRow]:
 
 def _iter_arrow(path: Path) -> Iterator[RawRow]:
     """Arrow IPC files as `datasets.save_to_disk` writes them (stream format) or file format."""
-    import pyarrow as pa
 
     with pa.memory_map(str(path)) as source:
         try:
@@ -337,7 +340,6 @@ def column_values(path: str | os.PathLike, columns: tuple[str, ...]) -> Iterator
     """`columns` of every row of a data file (Parquet reads only those columns)."""
     path = Path(path)
     if path.suffix.lower() == ".parquet":
-        import pyarrow.parquet as pq
 
         handle = pq.ParquetFile(path)
         present = [c for c in columns if c in handle.schema_arrow.names]
@@ -361,7 +363,6 @@ def readme_configs(root: Path) -> list[dict]:
     readme = root / "README.md"
     if not readme.is_file():
         return []
-    import yaml
 
     text = readme.read_text(encoding="utf-8", errors="replace")
     if not text.startswith("---"):

@@ -9,7 +9,7 @@ docs/sources.md §0 and the original stays in `meta.raw_answer`. The SFT-874K la
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from omr_data.sources.base import Adapter, ReadContext, as_list, extras
 from omr_data.sources.chat import conversation

@@ -9,9 +9,9 @@ files normalize in parallel and a rerun redoes only unfinished ones.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from omr_data.images import DEFAULT_MAX_PIXELS
 from omr_data.sources import SOURCES

@@ -9,7 +9,9 @@ folder, which is the lesson file's folder.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+import functools
+from collections.abc import Iterator
+from typing import Any
 
 from omr_data.records import option_letters
 from omr_data.sources.answers import Answer, option_key
@@ -32,7 +34,8 @@ class TQA(Adapter):
             for key, question in sorted((questions.get(group) or {}).items()):
                 qid = str(question.get("globalID") or key) if isinstance(question, dict) else key
                 yield self.guarded(qid, question,
-                                   lambda: self.question_record(qid, question, lesson_meta, ctx))
+                                   functools.partial(self.question_record, qid, question,
+                                                     lesson_meta, ctx))
 
     def question_record(self, qid: str, q: Any, lesson_meta: dict, ctx: ReadContext) -> dict:
         if not isinstance(q, dict):

@@ -66,8 +66,9 @@ def r1_think_and_answers(text: str) -> tuple[str, list[str]]:
 
     Several different boxed values after `</think>` are a list answer when they all sit in
     the solution's last paragraph (`\\boxed{2} \\quad \\text{and} \\quad \\boxed{3}` gives
-    `["2", "3"]`, joined `2, 3`); spread over the solution they are ambiguous (parts of a multi-part question,
-    or intermediate results) and the row is rejected. An answer is never cut to one part."""
+    `["2", "3"]`, joined `2, 3`); spread over the solution they are ambiguous (parts of a
+    multi-part question, or intermediate results) and the row is rejected. An answer is never
+    cut to one part."""
     parts = re.split(r"</think>", text, flags=re.IGNORECASE)
     if len(parts) < 2:
         raise RowError("unparseable trace: no </think> in response")

@@ -28,6 +28,7 @@ from fractions import Fraction
 
 from omr_data.verify.exact import evaluate
 from omr_data.verify.normalize import clean
+from omr_data.verify.rules import Num, numbers_match, parse_value
 
 MAX_DEGREE = 24
 _VARIABLE = re.compile(r"(?<![\\a-zA-Z])([a-zA-Z])(?![a-zA-Z])")
@@ -132,7 +133,6 @@ def _equations(gs: list[str], ps: list[str], names: list[str]) -> tuple[bool, st
 def _intervals(g: re.Match, p: re.Match) -> tuple[bool, str] | None:
     if (g.group(1), g.group(4)) != (p.group(1), p.group(4)):
         return False, "different brackets"
-    from omr_data.verify.rules import numbers_match, parse_value
     ends = []
     for a, b in ((g.group(2), p.group(2)), (g.group(3), p.group(3))):
         if a.replace(" ", "") == b.replace(" ", ""):
@@ -153,7 +153,6 @@ def fast_numbers(gold: str, pred: str) -> tuple[bool, str] | None:
     """Two constants with roots or π (`\\sqrt{12}` vs `2\\sqrt{3}`, `4\\pi` vs `12.57`) by
     the number rules; None where only sympy can tell (a float next to an exact rational
     or within 1e-9 of the other without being within 1e-12)."""
-    from omr_data.verify.rules import Num, numbers_match, parse_value
     sides = []
     for text in (gold, pred):
         num = parse_value(text)
@@ -191,7 +190,6 @@ def _collections(g: str, p: str) -> tuple[bool, str] | None:
     pk, pitems = _collection(p)
     if gk is None or gk != pk:
         return None
-    from omr_data.verify.rules import numbers_match, parse_value
     gnums = [parse_value(x) for x in gitems]
     pnums = [parse_value(x) for x in pitems]
     if any(n is None or n.percent or n.unit for n in gnums + pnums):

@@ -18,7 +18,8 @@ _WRAPPERS = re.compile(
     r"\\(?:text|textbf|textit|mathrm|mathbf|mbox|textnormal|operatorname|rm|bf)\s*\{([^{}]*)\}")
 # `\\!` (negative thin space) joins digit groups (`10,\\!000`); the look-behind keeps a row
 # break `\\\\ ` intact.
-_SPACING = re.compile(r"(?<!\\)\\[,;: ]|\\quad|\\qquad|~|\\displaystyle|\\left(?![a-z])|\\right(?![a-z])")
+_SPACING = re.compile(r"(?<!\\)\\[,;: ]|\\quad|\\qquad|~|\\displaystyle"
+                      r"|\\left(?![a-z])|\\right(?![a-z])")
 _NEG_SPACE = re.compile(r"(?<!\\)\\!\s*")
 # a row break right before `\end{…matrix}` adds no row
 _TRAILING_ROW_BREAK = re.compile(r"(?:\\\\\s*)+(\\end\{[pbvBV]?matrix\}|\\end\{array\})")

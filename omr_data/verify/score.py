@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from fractions import Fraction
 from typing import Any
 
 from omr_data.verify.algebra import fast_equivalence, fast_numbers
 from omr_data.verify.commit import addresses_grader, check_commitment
 from omr_data.verify.extract import all_boxed, committed_answer, format_score
+from omr_data.verify.judge import Judge, JudgeRequest
 from omr_data.verify.mathverify import MathVerifyPool, default_pool, too_complex
 from omr_data.verify.normalize import MAX_RULE_LEN, align_math, clean, compact, strip_answer_prefix
 from omr_data.verify.rules import (
@@ -82,7 +84,8 @@ def compute_score(
     (cut off at max_tokens) earns no accuracy credit. `strict=True` (the default, for RL
     rewards) credits only an `<answer>` tag or a `\\boxed{}` outside `<think>`;
     `strict=False` (SFT filtering) also reads an untagged trace's "final answer is …",
-    last line or last number (`extract.committed_answer`). `judge` is a `omr_data.verify.judge.Judge`, anything with
+    last line or last number (`extract.committed_answer`). `judge` is a
+    `omr_data.verify.judge.Judge`, anything with
     `judge_many(requests)`, or a preset name (then the endpoint comes from the `openai`
     client's own settings, `OPENAI_BASE_URL`); it is asked only when the rules cannot decide.
     `question` is sent to the judge with the gold and the extracted answer.
@@ -165,7 +168,6 @@ def rule_verdicts(responses: list[str], record: Mapping[str, Any]) -> list[bool]
 def _preset_judge(name: str):
     """`judge="qwen3-235b-judge"`: that preset on the endpoint of `OPENAI_BASE_URL`."""
     if name not in _JUDGES:
-        from omr_data.verify.judge import Judge
         _JUDGES[name] = Judge(name)
     return _JUDGES[name]
 
@@ -325,7 +327,6 @@ def _result_num(value) -> Num | None:
     if isinstance(value, (tuple, list)):
         number, exact = value
         if exact is not None:
-            from fractions import Fraction
             q = Fraction(exact)
             return Num(float(q), exact=q, is_int=q.denominator == 1)
         return Num(float(number))
@@ -333,7 +334,6 @@ def _result_num(value) -> Num | None:
 
 
 def _judge_request(item: Mapping[str, Any], state: dict):
-    from omr_data.verify.judge import JudgeRequest
     question = str(item.get("question") or "").strip()
     reference = state["gold"]
     choices = state["choices"]

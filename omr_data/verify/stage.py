@@ -29,12 +29,19 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Literal
 
+from omr_data import __version__
 from omr_data.records import load_meta, make_reject, option_letters, update_meta
 from omr_data.stage import ClusterPlan, SharedLimiter, Stage, StageContext, WorkUnit
 from omr_data.store import iter_shard_batches
+from omr_data.verify.extract import format_problem
+from omr_data.verify.judge import PRESETS, SYSTEM_PROMPT, Judge, judge_prompt
+from omr_data.verify.mathverify import default_pool, too_complex
+from omr_data.verify.rules import parse_number, parse_yes_no, text_key
+from omr_data.verify.score import math_form, score_batch
 
 VERDICT_COLUMNS = ("id", "question", "answer", "answer_type", "choices", "response", "meta")
 BATCH_ROWS = 1000
@@ -96,7 +103,6 @@ class VerifyConfig:
 
     def __post_init__(self):
         if self.judge is not None:
-            from omr_data.verify.judge import PRESETS
             if self.judge not in PRESETS:
                 raise ValueError(f"judge: unknown preset {self.judge!r}; known: "
                                  f"{', '.join(sorted(PRESETS))}")
@@ -138,7 +144,6 @@ class VerifyStage(Stage):
         return self.plan(inputs)
 
     def prepare_unit(self, unit: WorkUnit, ctx: StageContext) -> None:
-        from omr_data.verify.mathverify import default_pool
 
         shard = Path(unit.paths[0])
         target = ctx.workdir / "verdicts" / f"{shard_key(shard)}.parquet"
@@ -169,7 +174,6 @@ class VerifyStage(Stage):
         its model and the sha256 of its prompt (`judge_prompt_sha256`)."""
         out: dict[str, Any] = {"verify.version": verifier_version(self.version)}
         if self.config.judge is not None:
-            from omr_data.verify.judge import PRESETS
             out["verify.judge_model"] = self.config.judge_model or \
                 PRESETS[self.config.judge].model
             out["verify.judge_prompt_sha256"] = judge_prompt_sha256()
@@ -192,7 +196,6 @@ class VerifyStage(Stage):
     def _make_judge(self):
         if self.config.judge is None:
             return None
-        from omr_data.verify.judge import Judge
         cfg = self.config
         return Judge(cfg.judge, base_url=cfg.judge_base_url, api_key_env=cfg.judge_api_key_env,
                      concurrency=cfg.judge_concurrency, cache_path=cfg.judge_cache,
@@ -202,7 +205,6 @@ class VerifyStage(Stage):
                      shared_limiter=cfg.judge_shared_limiter)
 
     def _score_shard(self, shard: Path, pool, judge) -> list[dict]:
-        from omr_data.verify.score import score_batch
 
         out: list[dict] = []
         for batch in iter_shard_batches(shard, columns=list(VERDICT_COLUMNS),
@@ -226,8 +228,8 @@ class VerifyStage(Stage):
 
     # -- phase 2: apply ------------------------------------------------------------------
     def process(self, unit: WorkUnit, ctx: StageContext) -> Iterator[dict]:
-        import polars as pl
 
+        import polars as pl
         rates_path = ctx.workdir / "pass_rates.parquet"
         for path in unit.paths:
             verdict_path = ctx.workdir / "verdicts" / f"{shard_key(path)}.parquet"
@@ -281,9 +283,7 @@ class VerifyStage(Stage):
 
 def verifier_version(stage_version: str) -> str:
     """omr-data's version, the stage's version and math-verify's: what decides a verdict."""
-    from importlib.metadata import PackageNotFoundError, version
 
-    from omr_data import __version__
     try:
         math_verify = version("math-verify")
     except PackageNotFoundError:
@@ -294,9 +294,8 @@ def verifier_version(stage_version: str) -> str:
 def judge_prompt_sha256() -> str:
     """sha256 of the judge's system prompt, a blank line, and its user message with the
     placeholders {question}, {reference} and {candidate} (UTF-8)."""
-    from omr_data.verify.judge import SYSTEM_PROMPT, judge_prompt
     template = judge_prompt("{question}", "{reference}", "{candidate}")
-    return hashlib.sha256(f"{SYSTEM_PROMPT}\n\n{template}".encode("utf-8")).hexdigest()
+    return hashlib.sha256(f"{SYSTEM_PROMPT}\n\n{template}".encode()).hexdigest()
 
 
 def shard_key(path: str | os.PathLike) -> str:
@@ -331,7 +330,6 @@ def _with_finish_reason(row: dict) -> dict:
 
 
 def _trace_verdict(row: dict, result: dict, cfg: VerifyConfig) -> dict:
-    from omr_data.verify.extract import format_problem
     return {
         "id": row["id"], "qid": question_id(row["id"]), "has_response": True,
         "acc": float(result["acc"]), "format": float(result["format"]),
@@ -374,9 +372,6 @@ def _gold_verdict(row: dict, problem: str | None) -> dict:
 
 def gold_check_many(rows: list[dict], pool) -> list[str | None]:
     """For rows without a response: why each gold answer is malformed, or None."""
-    from omr_data.verify.mathverify import too_complex
-    from omr_data.verify.rules import parse_number, parse_yes_no, text_key
-    from omr_data.verify.score import math_form
 
     problems: list[str | None] = [None] * len(rows)
     symbolic: list[int] = []

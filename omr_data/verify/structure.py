@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 
 from omr_data.verify.normalize import clean
+from omr_data.verify.rules import value_side, value_symbol
+from omr_data.verify.units import is_generic, parse_unit
 
 _SPAN = re.compile(r"\$\$(.+?)\$\$|(?<!\\)\$(.+?)(?<!\\)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
 _WORD = re.compile(r"[A-Za-z]{2,}")
@@ -40,7 +42,6 @@ def answer_span(pred: str) -> str:
 
 
 def _is_unit(text: str) -> bool:
-    from omr_data.verify.units import is_generic, parse_unit
     word = text.strip(" .,;:")
     return parse_unit(word) is not None or is_generic(word) or word.lower() in (
         "percent", "pct", "dollars", "dollar", "degrees", "degree")
@@ -71,7 +72,6 @@ def structure_problem(pred: str, gold: str, answer_type: str | None = None) -> s
     g, p = shape(gold), shape(pred)
     if {g, p} == {"set", "tuple"}:
         return f"a {p} is not a {'point or interval' if g == 'tuple' else 'set'}"
-    from omr_data.verify.rules import value_side, value_symbol
     if _is_equation(gold, value_side) and "=" not in clean(pred):
         return "a value or expression is not an equation"
     if _is_equation(pred, value_side) and "=" not in clean(gold):

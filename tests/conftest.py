@@ -1,7 +1,13 @@
+import os
 import sys
 from pathlib import Path
 
 import pytest
+
+# One math thread per process (torch, BLAS), here and in every worker, server and Ray actor
+# the tests start (they inherit it): the suite's models are tiny, and on a shared 2-core
+# box threads that wait on each other make a tiny-model training step 3-10x slower.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 # toy_stages.py lives beside the tests and must be importable by spawned workers too
 sys.path.insert(0, str(Path(__file__).parent))

@@ -17,7 +17,6 @@ from omr_data.records import load_meta
 from omr_data.store import DatasetDir
 
 
-
 @pytest.fixture(scope="module")
 def work(demo_workdir, tmp_path_factory):
     # the pass-rate recipe publishes a new version of omr/rl-74k: on a copy of the demo run

@@ -148,10 +148,10 @@ def test_killed_omr_data_run_resumes_to_the_uninterrupted_fingerprint(toy_datase
         """))
 
     # the real CLI, with the toy stage registered (the registry is an explicit dict)
-    launcher = ("import sys; sys.path.insert(0, {tests!r}); from omr_data import registry; "
+    launcher = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+                "from omr_data import registry; "
                 "registry.STAGES['uppercase'] = 'toy_stages:Uppercase'; "
-                "from omr_data.cli import main; sys.exit(main(sys.argv[1:]))").format(
-                    tests=str(Path(__file__).parent))
+                "from omr_data.cli import main; sys.exit(main(sys.argv[1:]))")
 
     def run_cli():
         return subprocess.Popen([sys.executable, "-c", launcher, "run", str(recipe),

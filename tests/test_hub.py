@@ -17,8 +17,8 @@ import pytest
 from PIL import Image
 
 from omr_data.hub import PublishError, checkout_version, list_versions, publish
-from omr_data.publish import forms
 from omr_data.prompts import DEFAULT_INSTRUCTION, user_text
+from omr_data.publish import forms
 from omr_data.records import make_record, make_reject
 from omr_data.store import DatasetBuilder, DatasetDir, write_dataset
 

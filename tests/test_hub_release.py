@@ -8,13 +8,19 @@ import re
 
 import pytest
 from PIL import Image
+from test_hub import REPO, FakeHfApi, git, load, readme_yaml, rl_records, sft_records
 
-from omr_data.hub import (PublishError, list_versions, parse_config_split, parse_part, publish,
-                          publish_release)
+from omr_data.hub import (
+    PublishError,
+    list_versions,
+    parse_config_split,
+    parse_part,
+    publish,
+    publish_release,
+)
 from omr_data.publish import card as cardlib
 from omr_data.publish import forms
 from omr_data.store import write_dataset
-from test_hub import REPO, FakeHfApi, git, load, readme_yaml, rl_records, sft_records
 
 RL_REPO = "omr/rl-74k"
 

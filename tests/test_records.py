@@ -4,8 +4,15 @@ import pyarrow as pa
 import pytest
 
 from omr_data.records import (
-    RECORD_SCHEMA, RecordError, check_table_schema, make_record, make_reject, record_features,
-    to_table, update_meta, validate_record,
+    RECORD_SCHEMA,
+    RecordError,
+    check_table_schema,
+    make_record,
+    make_reject,
+    record_features,
+    to_table,
+    update_meta,
+    validate_record,
 )
 
 

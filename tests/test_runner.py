@@ -7,12 +7,12 @@ import time
 from pathlib import Path
 
 import pytest
+from toy_stages import Uppercase, toy_records
 
 from omr_data.executors.local import LocalExecutor
 from omr_data.runner import run_stage
 from omr_data.stage import ConfigError
 from omr_data.store import DatasetDir, write_dataset
-from toy_stages import Uppercase, toy_records
 
 
 def test_stage_output_has_kept_plus_rejected_equal_input(toy_dataset, tmp_path):
@@ -149,8 +149,9 @@ def test_killed_run_resumes_to_the_same_fingerprint(toy_dataset, tmp_path, worke
 
 
 def test_prepare_units_run_on_the_executor_and_merge(toy_dataset, tmp_path):
-    from omr_data.records import load_meta
     from toy_stages import ShardTotal
+
+    from omr_data.records import load_meta
 
     src = toy_dataset(95, max_rows=10)
     inline = run_stage(ShardTotal(), [src.path], tmp_path / "a", executor=LocalExecutor(1),
@@ -178,8 +179,9 @@ def test_finished_prepare_units_are_not_redone_after_a_failure(toy_dataset, tmp_
 
 
 def test_prepare_runs_rounds_of_units_and_resumes_in_the_last_round(toy_dataset, tmp_path):
-    from omr_data.records import load_meta
     from toy_stages import ShardTotal, TwoRoundTotal
+
+    from omr_data.records import load_meta
 
     src = toy_dataset(50, max_rows=10)
     log = tmp_path / "prepare.log"

@@ -117,7 +117,8 @@ def test_a_teacher_preset_served_by_the_simulated_server_is_labelled_simulated()
     from omr_data.publish import card
 
     node = {"fingerprint": "f", "name": "traces"}
-    stats = {"distill.teacher": "qwen3-vl-235b", "distill.model": "Qwen/Qwen3-VL-235B-A22B-Instruct",
+    stats = {"distill.teacher": "qwen3-vl-235b",
+             "distill.model": "Qwen/Qwen3-VL-235B-A22B-Instruct",
              "distill.n": 8,
              "distill.reported_model.Qwen/Qwen3-VL-235B-A22B-Instruct:simulated": 16}
     fact = card._teacher_fact(node, stats, {"teacher": "qwen3-vl-235b"}, set())

@@ -1,11 +1,16 @@
 import pyarrow.parquet as pq
 import pytest
+from toy_stages import toy_records
 
 from omr_data.records import RECORD_SCHEMA, make_reject
 from omr_data.store import (
-    DatasetBuilder, DatasetDir, StoreError, UnitWriter, reason_kind, write_dataset,
+    DatasetBuilder,
+    DatasetDir,
+    StoreError,
+    UnitWriter,
+    reason_kind,
+    write_dataset,
 )
-from toy_stages import toy_records
 
 
 def test_shards_are_bounded_by_rows(tmp_path):

@@ -105,7 +105,7 @@ class TransformersServer:
         self.model = str(folder / MODEL_NAME)
         self.proc: subprocess.Popen | None = None
 
-    def launch(self) -> "TransformersServer":
+    def launch(self) -> TransformersServer:
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
                "TOKENIZERS_PARALLELISM": "false"}
         self._log_fh = open(self.log, "wb")
@@ -114,7 +114,7 @@ class TransformersServer:
                                      stderr=subprocess.STDOUT, env=env)
         return self
 
-    def start(self, timeout_s: float = 300.0) -> "TransformersServer":
+    def start(self, timeout_s: float = 300.0) -> TransformersServer:
         """Launch (unless launched already) and wait until /v1/models answers."""
         if self.proc is None:
             self.launch()

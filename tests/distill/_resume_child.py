@@ -6,5 +6,5 @@ from omr_data.distill import distill
 
 records_path, config_json, journal = sys.argv[1:4]
 records = json.loads(open(records_path).read())
-for row in distill(records, json.loads(config_json), journal):
+for _row in distill(records, json.loads(config_json), journal):
     pass

@@ -2,16 +2,15 @@
 dead endpoint stops the run quickly naming its (masked) URL, and a transient failure is
 never a cached result."""
 
-import json
 import time
 
 import pytest
-
 from distill_helpers import make_records
 from fake_openai import FakeOpenAI, completion, free_port
+
 from omr_data.distill import distill
-from omr_data.llm.errors import LLMError
 from omr_data.distill.simulated import SimulatedServer
+from omr_data.llm.errors import LLMError
 from omr_data.registry import stage_class
 from omr_data.runner import run_stage
 from omr_data.store import DatasetDir, write_dataset

@@ -12,9 +12,9 @@ import time
 from collections import Counter
 
 import pytest
+from distill_helpers import config, make_records
 from PIL import Image
 
-from distill_helpers import config, make_records
 from omr_data.distill import distill, estimate
 from omr_data.distill.simulated import SimulatedServer
 from omr_data.llm.errors import LLMError

@@ -1,6 +1,7 @@
 """The distill stage under the real runner: output records, journal beside OUT, cache key."""
 
 from distill_helpers import config, make_records
+
 from omr_data.distill.stage import DistillStage
 from omr_data.records import load_meta
 from omr_data.runner import run_stage
@@ -34,6 +35,7 @@ def test_cache_key_ignores_operational_settings():
 
 def test_bad_config_values_fail_with_the_field_name():
     import pytest
+
     from omr_data.stage import ConfigError
     for bad, word in (({"n": 0}, "n must"), ({"teacher": "gpt-x"}, "unknown teacher"),
                       ({"use_n_param": "maybe"}, "use_n_param"),

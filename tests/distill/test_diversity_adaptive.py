@@ -4,8 +4,8 @@ import logging
 from collections import Counter
 
 import pytest
-
 from distill_helpers import config, make_records
+
 from omr_data.distill import distill
 from omr_data.distill.config import DistillConfig
 from omr_data.distill.simulated import SimulatedServer

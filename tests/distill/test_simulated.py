@@ -2,6 +2,7 @@
 
 import base64
 import io
+import random
 import re
 import subprocess
 import sys
@@ -10,9 +11,7 @@ import openai
 import pytest
 from PIL import Image
 
-from omr_data.distill.simulated import (FINGERPRINT, SimulatedServer, near_miss,
-                                        normalize_answer)
-import random
+from omr_data.distill.simulated import FINGERPRINT, SimulatedServer, near_miss, normalize_answer
 
 ORACLE = [
     {"question": "What is 2+3?", "answer": "5", "answer_type": "number", "choices": None},

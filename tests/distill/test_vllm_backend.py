@@ -24,15 +24,13 @@ import types
 from dataclasses import dataclass
 
 import pytest
+from distill_helpers import config, make_records
 from PIL import Image
 
-from distill_helpers import config, make_records
-from omr_data.distill import DistillConfig, distill
-from omr_data.distill import vllm_backend
-from omr_data.llm.errors import LLMError
+from omr_data.distill import DistillConfig, distill, vllm_backend
 from omr_data.distill.render import user_text
-from omr_data.distill.simulated import (_truncate_tokens, count_tokens, guess_answer,
-                                        make_trace)
+from omr_data.distill.simulated import _truncate_tokens, count_tokens, guess_answer, make_trace
+from omr_data.llm.errors import LLMError
 from omr_data.records import load_meta, make_record, validate_record
 
 # -- the fake vllm module ------------------------------------------------------------------

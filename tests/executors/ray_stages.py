@@ -8,11 +8,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from toy_stages import Uppercase, UppercaseConfig
+
 from omr_data.config_cli import option
 from omr_data.distill.config import DistillConfig
 from omr_data.distill.stage import DistillStage
 from omr_data.stage import Stage
-from toy_stages import Uppercase, UppercaseConfig
 
 
 @dataclass

@@ -23,21 +23,21 @@ pytest.importorskip("ray.data", reason="the ray executor needs Ray Data: "
                                        "pip install 'ray[data]'")
 
 import ray  # noqa: E402
+from ray_stages import DistillProbe, Explode, KillingDistill, OneWorker  # noqa: E402
+from toy_stages import Uppercase, toy_records  # noqa: E402
 
-from omr_data.llm.client import KEY_HEADER  # noqa: E402
-from omr_data.llm.limits import NAMESPACE  # noqa: E402
 from omr_data.distill.simulated import SimulatedServer  # noqa: E402
 from omr_data.distill.stage import DistillStage  # noqa: E402
 from omr_data.executors.local import LocalExecutor  # noqa: E402
 from omr_data.executors.ray import RayExecutor, UnitFailed  # noqa: E402
+from omr_data.llm.client import KEY_HEADER  # noqa: E402
+from omr_data.llm.limits import NAMESPACE  # noqa: E402
 from omr_data.mix import MixStage  # noqa: E402
 from omr_data.records import make_record  # noqa: E402
 from omr_data.runner import run_stage  # noqa: E402
 from omr_data.sources.stage import NormalizeStage  # noqa: E402
 from omr_data.store import DatasetDir, write_dataset  # noqa: E402
 from omr_data.verify.stage import VerifyStage  # noqa: E402
-from ray_stages import DistillProbe, Explode, KillingDistill, OneWorker  # noqa: E402
-from toy_stages import Uppercase, toy_records  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]

@@ -2,9 +2,16 @@
 
 import pyarrow as pa
 import pytest
-from source_helpers import (IMAGE_STRUCT, meta, png, read, write_image, write_json,
-                            write_jsonl, write_parquet)
-
+from source_helpers import (
+    IMAGE_STRUCT,
+    meta,
+    png,
+    read,
+    write_image,
+    write_json,
+    write_jsonl,
+    write_parquet,
+)
 
 # -- OpenVLThinker-sft-iter3 (LLaMA-Factory sharegpt) -------------------------------------
 

@@ -3,10 +3,11 @@
 import pytest
 
 from omr_data.sources.answers import normalize_answer
-from omr_data.verify.extract import extract_answer as extract_final, last_boxed
 from omr_data.sources.errors import RowError
 from omr_data.sources.options import options_from_value, parse_options
 from omr_data.sources.text import clean_question
+from omr_data.verify.extract import extract_answer as extract_final
+from omr_data.verify.extract import last_boxed
 
 
 @pytest.mark.parametrize("raw", ["<image>What is x?", "<image3> What is x?",

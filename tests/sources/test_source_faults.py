@@ -2,7 +2,7 @@
 
 import json
 
-from source_helpers import read, write_jsonl, write_parquet
+from source_helpers import read, write_parquet
 
 
 def _row(qid, answer):

@@ -6,7 +6,6 @@ from source_helpers import IMAGE_STRUCT, meta, png, read, write_image, write_jso
 
 from omr_data.sources import SOURCES
 
-
 # -- TQA -------------------------------------------------------------------------------------
 
 def _choices(*texts):

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from train_helpers import TRAIN_MINIMAL, png  # noqa: E402  (sibling helper module)
+
 sys.path.insert(0, str(TRAIN_MINIMAL))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")

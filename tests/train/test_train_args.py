@@ -3,12 +3,11 @@
 import subprocess
 import sys
 
-import pytest
-from train_helpers import TRAIN_MINIMAL
-
 import gspo
+import pytest
 import sft
 from script_args import ArgsError, parse_args
+from train_helpers import TRAIN_MINIMAL
 
 PAPER = {"num_generations": 16, "temperature": 1.0, "max_completion_length": 28696,
          "learning_rate": 1e-6}
@@ -95,9 +94,8 @@ def test_unknown_yaml_key_and_bad_values_fail(tmp_path):
 
 
 def test_unknown_trl_field_fails_with_a_suggestion():
-    from trl import SFTConfig
-
     from script_args import trl_config
+    from trl import SFTConfig
 
     with pytest.raises(ArgsError, match="did you mean save_total_limit"):
         trl_config(SFTConfig, {"output_dir": "x"}, {"save_total_limt": 2})

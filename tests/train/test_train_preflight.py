@@ -1,9 +1,8 @@
 """The pre-flight check finds each VLM data pitfall, says so, and fixes or drops the rows."""
 
 import pytest
-from train_helpers import png
-
 import vlm_data
+from train_helpers import png
 from vlm_data import PreflightError, load_published, preflight
 
 

@@ -15,13 +15,18 @@ shows the traceback).
 from __future__ import annotations
 
 import argparse
+import json
+import re
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from omr_data import __version__
 from omr_data.config_cli import add_config_flags, add_renamed_flag, given_config
+from omr_data.privacy import mask_logs, mask_url
 
 EXAMPLES = {
     "run": """examples:
@@ -159,7 +164,6 @@ class CommandParser(argparse.ArgumentParser):
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from omr_data.privacy import mask_logs
 
     mask_logs()  # URL credentials never reach the terminal or a log file
     if not getattr(args, "handler", None):
@@ -174,14 +178,12 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:  # one readable line unless --debug
         if args.debug:
             raise
-        from omr_data.privacy import mask_url
 
         print(f"omr-data {args.command}: error: {mask_url(_one_line(err))}", file=sys.stderr)
         return 1
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from omr_data import __version__
 
     parser = argparse.ArgumentParser(
         prog="omr-data",
@@ -328,8 +330,6 @@ def cmd_run(args) -> int:
 
 def cmd_publish(args) -> int:
     # the token comes from HF_TOKEN or the saved login, never from a flag (shell history)
-    from pathlib import Path
-
     from datasets.utils.py_utils import convert_file_size_to_int
 
     from omr_data.hub import parse_part, publish, publish_release
@@ -353,9 +353,6 @@ def cmd_publish(args) -> int:
 
 
 def cmd_stats(args) -> int:
-    import json
-    from pathlib import Path
-
     from omr_data.stats import compute_stats, format_stats, save_stats, write_plots
 
     stats = compute_stats(args.dataset)
@@ -394,7 +391,6 @@ def cmd_stage(args) -> int:
 
 def _mix_specs(items: list[str]) -> tuple[list[str], list[str]]:
     """`DIR:0.5` / `DIR:5000` / `DIR` -> the dirs and their specs ('' = all rows)."""
-    import re
 
     inputs, weights = [], []
     for item in items:
@@ -407,8 +403,6 @@ def _mix_specs(items: list[str]) -> tuple[list[str], list[str]]:
 
 
 def _distill_estimate(input_dir: str, output: str, config: dict) -> int:
-    from pathlib import Path
-
     from omr_data.distill import estimate
     from omr_data.store import DatasetDir
 

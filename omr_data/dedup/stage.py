@@ -163,6 +163,9 @@ class DedupStage(Stage):
             self._image_unit(unit, ctx)
         elif step == "text":
             self._text_unit(unit, ctx)
+        elif step == "both":
+            for part in unit.info["parts"]:
+                self.prepare_unit(WorkUnit(part["out"], unit.paths, part), ctx)
         elif step == "verify":
             self._verify_unit(unit, ctx)
         else:
@@ -235,6 +238,13 @@ class DedupStage(Stage):
                             "out": f"txt-{k:05d}"})
                   for k, (left, right) in enumerate(text_tiles(len(rep_slots)))]
         self._candidate_units = units
+        if len(units) == 2 and units[0].info["step"] != units[1].info["step"]:
+            # one slice of each kind (any input under 65,536 images and 8,192 distinct
+            # text-only questions): one unit, which the executor runs in the driver, not
+            # two that each start a worker process for under a second of work
+            return [WorkUnit("cand-00000", units[0].paths + units[1].paths,
+                             {"step": "both", "label": "candidates",
+                              "parts": [u.info for u in units]})]
         return units
 
     # round 2: candidates ------------------------------------------------------------------

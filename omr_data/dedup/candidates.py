@@ -50,11 +50,14 @@ def key_group_pairs(groups: Iterable[Sequence[int]], is_bench: Callable[[int], b
 # -- images ------------------------------------------------------------------------------
 
 def write_codes(path: Path, img_phash, img_row: Sequence[int],
-                n_images: Sequence[int], is_bench: Sequence[bool], img_alt=None) -> int:
-    """The search's whole input: pHash (and crop pHashes, `img_alt`) and row of every
+                n_images: Sequence[int], is_bench: Sequence[bool], img_alt=None,
+                texts=None) -> int:
+    """The search's whole input: pHash (and crops' pHashes, `img_alt`) and row of every
     decodable image, images per row and whether a row is a benchmark row. `img_phash`: a
-    `core.Hashes`, or ints (-1: undecodable); `img_alt`: a `core.AltHashes`, or tuples.
-    Returns the number of codes."""
+    `core.Hashes`, or ints (-1: undecodable); `img_alt`: a `core.AltHashes`, or tuples;
+    `texts`: the rows' text key, main guard, letter guard (uint8 matrices) and whether
+    the letter guard is set, so that a unit drops pairs whose texts cannot match (as
+    `pairs.texts_may_match`) before they reach the driver. Returns the number of codes."""
     if hasattr(img_phash, "valid"):
         decodable = np.flatnonzero(img_phash.valid)
         codes = img_phash.codes[decodable]
@@ -67,10 +70,13 @@ def write_codes(path: Path, img_phash, img_row: Sequence[int],
         alt = img_alt.codes[decodable]
     else:
         alt = np.array([img_alt[i] for i in decodable], dtype=np.uint64).reshape(len(decodable), -1)
+    extra = {}
+    if texts is not None:
+        extra = dict(zip(("tkey", "g_main", "g_letters", "g_letters_ok"), texts))
     np.savez(path, codes=codes.astype(np.uint64), alt=alt.astype(np.uint64),
              row=np.asarray(img_row, dtype=np.int64)[decodable],
              n_images=np.asarray(n_images, dtype=np.int32),
-             bench=np.asarray(is_bench, dtype=bool))
+             bench=np.asarray(is_bench, dtype=bool), **extra)
     return int(decodable.size)
 
 
@@ -82,12 +88,15 @@ def image_slice_pairs(codes_path: Path, start: int, stop: int, threshold: int) -
     """Row pairs (a < b, as an (n, 2) int64 array, sorted, unique) whose images i in
     [start, stop) and j of the codes file are within `threshold` bits (j > i), or where a
     crop's pHash of i is within `threshold` bits of j's whole (any j != i): same number of
-    images per row, different rows, not both benchmark rows."""
+    images per row, different rows, not both benchmark rows, and (where the file holds the
+    rows' text guards) texts that may match."""
     import faiss
 
     data = np.load(codes_path)
     codes, row, n_images, bench = data["codes"], data["row"], data["n_images"], data["bench"]
     alt = data["alt"] if "alt" in data else np.zeros((len(codes), 0), np.uint64)
+    texts = [data[k] for k in ("tkey", "g_main", "g_letters", "g_letters_ok")] \
+        if "tkey" in data else None
     packed = _packed(codes)
     if codes.size <= FLAT_LIMIT:
         index = faiss.IndexBinaryFlat(64)
@@ -110,8 +119,20 @@ def image_slice_pairs(codes_path: Path, start: int, stop: int, threshold: int) -
             a, b = row[query[other]], row[found[other]]
             keep = (a != b) & (n_images[a] == n_images[b]) & ~(bench[a] & bench[b])
             a, b = a[keep], b[keep]
+            if texts is not None:
+                ok = _texts_may_match(texts, a, b)
+                a, b = a[ok], b[ok]
             found_pairs.append(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1))
     return _unique_pairs(found_pairs)
+
+
+def _texts_may_match(texts, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """`pairs.texts_may_match` for arrays of row pairs: equal text keys, or equal main
+    guards and letter guards that agree where both are set."""
+    tkey, g_main, g_letters, letters_ok = texts
+    same_text = (tkey[a] == tkey[b]).all(axis=1)
+    letters = ~letters_ok[a] | ~letters_ok[b] | (g_letters[a] == g_letters[b]).all(axis=1)
+    return same_text | ((g_main[a] == g_main[b]).all(axis=1) & letters)
 
 
 def image_units(n_codes: int) -> list[tuple[int, int]]:

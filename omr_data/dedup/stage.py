@@ -223,7 +223,9 @@ class DedupStage(Stage):
         stats["signatures_load_s"] = round(time.perf_counter() - t, 3)
 
         n_codes = write_codes(workdir / CAND_DIR / CODES, rows.img_phash, rows.img_row,
-                              rows.n_images, rows.ds >= n_inputs, rows.img_alt)
+                              rows.n_images, rows.ds >= n_inputs, rows.img_alt,
+                              (rows.tkey.matrix, rows.g_main.matrix, rows.g_letters.matrix,
+                               rows.g_letters.valid))
         stats["signatures_mb"] = round(rows.nbytes() / 2**20, 3)
         self._groups = text_groups(rows.tkey, (r for r in range(len(rows))
                                                if rows.n_images[r] == 0))

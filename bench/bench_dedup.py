@@ -132,8 +132,10 @@ def main(argv=None) -> int:
           f"{args.workers} otherwise idle cores")
     print(f"  rounds (wall): scan {counters.get('scan_s')}s, candidates "
           f"{counters.get('candidates_s')}s, verify {counters.get('verify_s')}s; "
-          f"{counters.get('image_candidate_pairs')} image candidate pairs, "
-          f"{counters.get('fine_comparisons', 0)} fine comparisons, "
+          f"{counters.get('image_candidate_pairs')} image candidate pairs (texts may match), "
+          f"{counters.get('fine_comparisons', 0)} fine comparisons (skipped: "
+          f"{counters.get('pairs_implied_by_strong_links', 0)} implied by strong links, "
+          f"{counters.get('pairs_implied_apart', 0)} across a cannot-link), "
           f"{counters.get('texts_embedded', 0)} texts embedded")
     busy = counters.get("verify_ms", 0)
     print(f"  fine comparison: {fine_ms(ls):.1f} ms per pair (features cached, 1 thread); "

@@ -165,7 +165,7 @@ def report(root: Path, rows: int, workers: int, seed: int = 0) -> None:
           f"({n_images / hash_s:,.0f}/s, {workers} processes)")
     print(f"  dedup end to end: {seconds:.1f}s ({n_rows / seconds:,.0f} rows/s, {workers} "
           f"workers): {seconds / hash_s:.2f} x decode+hash; {removed} duplicates removed, "
-          f"{counters.get('image_candidate_pairs')} image candidate pairs, "
+          f"{counters.get('image_candidate_pairs')} image candidate pairs (texts may match), "
           f"{counters.get('fine_comparisons', 0)} fine comparisons; rounds: scan "
           f"{counters.get('scan_s')}s, candidates {counters.get('candidates_s')}s, verify "
           f"{counters.get('verify_s')}s")

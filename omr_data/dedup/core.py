@@ -3,9 +3,9 @@ pieces. The stage (`stage.py`) runs the work in rounds of units, each in bounded
 (hashes, guards and embeddings are held; images never are, beyond one batch):
 
 1. Scan (`scan_shard`, one unit per shard, written with `write_signatures`): per row its
-   text key (hash of the normalized text), its text guards and its text embedding, and per
-   image the SHA-1 of the bytes and the pHash of the trimmed image (the text model thus
-   loads once per scan worker; verification never needs it).
+   text key (hash of the normalized text), its text guards, and per image the SHA-1 of the
+   bytes and the pHashes of the trimmed image and of a few crops; text-only rows also get
+   their embedding (rows with images are embedded when verified, only if a candidate).
    `read_signatures` loads the signatures back in plan order, `write_embeddings` moves the
    embeddings into one memory-mapped matrix.
 2. Candidates, never all pairs (`candidates.py`): image pHashes within `image_threshold`
@@ -247,7 +247,8 @@ def _h(value) -> bytes:
 
 def scan_shard(batches: Iterable, dataset: int, offset: int, stats: Counter) -> dict[str, list]:
     """The signatures of one shard's rows (dataset index, row position from `offset`), as
-    columns (see `SIG_SCHEMA`), plus `text`: the row text, for embedding. Reads each image once; keeps hashes only."""
+    columns (see `SIG_SCHEMA`), plus `text`: the row text of text-only rows (None for rows
+    with images), for embedding. Reads each image once; keeps hashes only."""
     sig: dict[str, list] = {name: [] for name in (*SIG_SCHEMA.names, "text")}
     pos = offset
     for batch in batches:
@@ -280,7 +281,7 @@ def scan_shard(batches: Iterable, dataset: int, offset: int, stats: Counter) -> 
             sig["img_sha"].append(shas)
             sig["img_phash"].append(phashes)
             sig["img_alt"].append(alts)
-            sig["text"].append(text)
+            sig["text"].append(None if images else text)
             sig["emb"].append(None)
     return sig
 
@@ -295,7 +296,7 @@ SIG_SCHEMA = pa.schema([
     ("img_sha", pa.list_(pa.binary())),
     ("img_phash", pa.list_(pa.uint64())),     # null: undecodable
     ("img_alt", pa.list_(pa.uint64())),       # ALT_HASHES crop pHashes per image
-    ("emb", pa.list_(pa.float32())),          # the text embedding
+    ("emb", pa.list_(pa.float32())),          # text-only rows: the text embedding
 ])
 
 
@@ -363,23 +364,27 @@ def read_signatures(paths: Sequence[Path], stats: Counter) -> Signatures:
 
 
 def write_embeddings(paths: Sequence[Path], rows: Rows, out: Path) -> np.ndarray:
-    """Copy every row's text embedding from the shard files into one float16 matrix on disk
-    (`out`, a .npy the units memory-map; float16 is what the embedding cache stores, so
-    nothing is lost), a file at a time. Returns each row's slot in it (its row index)."""
-    slot = np.arange(len(rows), dtype=np.int64)
+    """Copy the text-only rows' embeddings from the shard files into one float16 matrix on
+    disk (`out`, a .npy the units memory-map; float16 is what the embedding cache stores,
+    so nothing is lost), a file at a time. Returns each row's slot in it (-1: none)."""
+    text_only = np.asarray(rows.n_images, dtype=np.int64) == 0
+    slot = np.full(len(rows), -1, dtype=np.int64)
+    slot[text_only] = np.arange(int(text_only.sum()))
     matrix = None
     base = 0
     for path in paths:
         vectors = pq.read_table(path, columns=["emb"], schema=SIG_SCHEMA).column("emb")
         vectors = vectors.combine_chunks()
-        if vectors.null_count:
-            raise RuntimeError(f"{path}: a row without a text embedding")
-        if len(vectors):
-            flat = vectors.flatten().to_numpy().reshape(len(vectors), -1)
+        valid = np.flatnonzero(vectors.is_valid().to_numpy(zero_copy_only=False))
+        if valid.size:
+            flat = vectors.flatten().to_numpy().reshape(valid.size, -1)
             if matrix is None:
                 matrix = np.lib.format.open_memmap(
-                    out, mode="w+", dtype=np.float16, shape=(len(rows), flat.shape[1]))
-            matrix[base:base + len(vectors)] = flat
+                    out, mode="w+", dtype=np.float16, shape=(int(text_only.sum()), flat.shape[1]))
+            targets = slot[base + valid]
+            if (targets < 0).any():
+                raise RuntimeError(f"{path}: an embedding for a row with images")
+            matrix[targets] = flat
         base += len(vectors)
     if matrix is None:
         np.save(out, np.zeros((0, 1), dtype=np.float16))

@@ -3,8 +3,7 @@
 The driver writes each batch as two small files (`write_batch`): the pairs and the
 signatures of the rows they touch. A unit (`verify_batch`) reads the images and texts it
 still needs straight from the datasets (`RowReader`: only the row groups holding them),
-computes fine image features (the text embeddings come from the scan), and decides each
-pair:
+computes fine image features and missing text embeddings, and decides each pair:
 
 * images match when every image of one row pairs one-to-one with an image of the other
   (same bytes, or pHash within the radius *and* a fine score at the threshold);
@@ -33,6 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from omr_data.dedup import image as img_mod
+from omr_data.dedup import text as text_mod
 from omr_data.dedup.core import ALT_HASHES, Edge, Rows, Thresholds
 from omr_data.store import DatasetDir
 
@@ -286,7 +286,7 @@ def text_similarity(rows: Rows, emb: dict[int, np.ndarray], a: int, b: int) -> f
 
 
 def verify_batch(directory: Path, name: str, datasets: Sequence[str], emb_path: Path,
-                 th: Thresholds, stats: Counter) -> None:
+                 th: Thresholds, embedder, stats: Counter) -> None:
     """Verdicts of one batch, written to `<name>.verdicts.parquet`: the duplicate links
     (a, b, evidence) and the cannot-links (conflict = true)."""
     t = time.perf_counter()
@@ -305,14 +305,25 @@ def verify_batch(directory: Path, name: str, datasets: Sequence[str], emb_path: 
         pairs.column("a").to_pylist(), pairs.column("b").to_pylist(),
         pairs.column("image").to_pylist())]
 
-    # texts first (their embeddings come from the scan): most image candidates fail on
-    # their text, and need no image features
-    matrix = np.load(emb_path, mmap_mode="r")
-    emb = {}
-    for k, s in enumerate(cols["emb_slot"]):
-        v = np.asarray(matrix[s], dtype=np.float32)
-        emb[k] = v / (np.linalg.norm(v) + 1e-12)
+    # texts first: most image candidates fail on their text, and need no image features.
+    # Text-only rows were embedded by the scan; rows with images are embedded here, only
+    # those in a pair whose guards agree (at scale, a few percent of the rows: embedding
+    # every row at the scan cost as much as decoding its image)
+    emb: dict[int, np.ndarray] = {}
+    slots = {k: s for k, s in enumerate(cols["emb_slot"]) if s >= 0}
+    if slots:
+        matrix = np.load(emb_path, mmap_mode="r")
+        for k, s in slots.items():
+            v = np.asarray(matrix[s], dtype=np.float32)
+            emb[k] = v / (np.linalg.norm(v) + 1e-12)
+    need_emb = {r for a, b, image in todo if image and rows.tkey[a] != rows.tkey[b]
+                and rows.g_main[a] == rows.g_main[b] for r in (a, b) if r not in emb}
     reader = RowReader(datasets)
+    if need_emb:
+        texts = [(k, text_mod.row_text(row["question"] or "", row["choices"])) for k, row in
+                 reader.read({k: (rows.ds[k], rows.pos[k]) for k in need_emb},
+                             ["question", "choices"])]
+        emb.update(embedder.embed_keyed(texts, stats))
     cosines = [text_similarity(rows, emb, a, b) for a, b, _ in todo]
 
     # fine features of the images that pairs with matching texts will compare

@@ -5,12 +5,11 @@ Identifying runs in three rounds of prepare units on the executor (worker proces
 Ray), each unit holding a bounded slice of the work, with the driver only joining them:
 
 1. scan: one unit per shard of every input and `--against` dataset (hashes, pHashes, text
-   keys and guards, text embeddings of every row: the only round that loads the text
-   model; `workdir/sig/`);
+   keys and guards, embeddings of text-only rows; `workdir/sig/`);
 2. candidates: one unit per slice of query images (pHash radius search against all codes,
    8 bytes per image) and per tile of two blocks of text embeddings (`workdir/cand/`);
-3. verify: one unit per batch of candidate pairs, reading only the images the batch needs
-   (fine image comparison, text guards and cosines; `workdir/verify/`).
+3. verify: one unit per batch of candidate pairs, reading only the images and texts the
+   batch needs (fine image comparison, text guards and cosines; `workdir/verify/`).
 
 The driver then clusters the verified links (see `clusters.py`) and writes the decision:
 `decisions.parquet` (one row per row that is in a cluster or contaminated: action,
@@ -330,7 +329,8 @@ class DedupStage(Stage):
 
         stats: Counter = Counter()
         verify_batch(Path(ctx.workdir) / VERIFY_DIR, unit.info["batch"], unit.info["datasets"],
-                     Path(ctx.workdir) / EMBEDDINGS, self._thresholds(), stats)
+                     Path(ctx.workdir) / EMBEDDINGS, self._thresholds(),
+                     self._embedder() if unit.info["image"] else None, stats)
         for key, value in stats.items():
             ctx.count(f"dedup.{key}", value)
 

@@ -396,7 +396,8 @@ def test_dedup_scan_runs_in_prepare_units_on_ray_with_local_decisions(cluster, t
     """Signatures (hashes, pHashes, text embeddings) of every input and benchmark shard are
     computed in prepare units on the Ray workers; decisions, fingerprint, rows and rejects
     and the clusters found (exact image copies, text-only copies, a contaminated row)
-    equal those of LocalExecutor(1) and LocalExecutor(2)."""
+    equal those of LocalExecutor(1). (LocalExecutor(2) against (1): tests/dedup/test_stage.py;
+    the demo's local run, on two workers, against Ray: test_demo_recipe_matches_local.)"""
     import pyarrow.parquet as pq
 
     from omr_data.dedup.stage import DedupStage
@@ -405,16 +406,13 @@ def test_dedup_scan_runs_in_prepare_units_on_ray_with_local_decisions(cluster, t
     src = write_dataset(tmp_path / "in", rows, max_rows=30)                 # 4 shards
     bench = write_dataset(tmp_path / "bench", [_questions(12)[5]], max_rows=30)
     make = lambda: DedupStage({"cache_dir": "none", "against": [str(bench.path)]})  # noqa: E731
-    outs = {"local1": LocalExecutor(workers=1), "local2": LocalExecutor(workers=2),
-            "ray": cluster}
+    outs = {"local1": LocalExecutor(workers=1), "ray": cluster}
     results = {name: run_stage(make(), [src.path], tmp_path / name, executor=ex,
                                progress=False) for name, ex in outs.items()}
     same_output(tmp_path / "local1", tmp_path / "ray", stats=False)
-    same_output(tmp_path / "local1", tmp_path / "local2", stats=False)
     decisions = {name: pq.read_table(tmp_path / name / "dedup" / "decisions.parquet")
                  for name in outs}
     assert decisions["ray"].equals(decisions["local1"])
-    assert decisions["local2"].equals(decisions["local1"])
     m = results["ray"].manifest
     assert m["rejected"] == 6 + 3 + 1 and m["stats"]["dedup.rows_scanned"] == 90 + 6 + 15 + 1
     assert m["rows"] == 90 + 12 - 1                  # every original but the contaminated one

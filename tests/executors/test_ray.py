@@ -421,39 +421,37 @@ def test_dedup_scan_runs_in_prepare_units_on_ray_with_local_decisions(cluster, t
         results["local1"].manifest["stats"]["dedup_clusters"]
 
 
-# normalize steps of the demo that also run on Ray below; the others are copied from the
-# local run (normalize on Ray is the subject of test_normalize_verify_mix_match_local): the
-# benchmark reader and a `split` option, both feeding dedup's `against`
-DEMO_NORMALIZE_ON_RAY = {"mathvista", "mmk12_test"}
+# the demo's steps that run on Ray below, one of each stage kind, chained where the demo
+# allows (traces -> verified -> sft; mathvista -> rl); the other steps are copied from the
+# local run. Each kind also has its own Ray test above.
+DEMO_STEPS_ON_RAY = {"mathvista": "normalize", "traces": "distill", "verified": "verify",
+                     "sft": "mix", "rl": "dedup"}
 
 
 @pytest.mark.slow  # the demo recipe on Ray: about a minute on 2 cores
 def test_demo_recipe_matches_local(cluster, demo_workdir, tmp_path, monkeypatch):
-    """Every stage kind of the demo (normalize, mix, distill with its teacher service,
-    verify with the judge and with gold answers, dedup against benchmarks) runs on Ray and
-    gives the local run's fingerprints. The local run is the session's `demo_workdir`;
-    the Ray run starts from its outputs of the other normalize steps (cache hits: the
-    cache key does not depend on the executor), so each Ray actor pool is spent on a step
-    not covered elsewhere."""
+    """The demo recipe with executor=ray: one step of each stage kind (normalize, distill
+    with the teacher service, verify with the judge, mix, dedup against benchmarks) runs on
+    Ray and every step's fingerprint is the local run's. The local run is the session's
+    `demo_workdir`; the Ray run starts from its outputs of the other steps (cache hits: the
+    cache key does not depend on the executor), as each stage run on Ray costs a new actor
+    pool (several seconds on 2 cores)."""
     from omr_data.recipe import load_recipe, run_recipe
     local_work, local_reports = demo_workdir
     local = {r.step.id: r for r in local_reports if r.result is not None}
     assert len(local) >= 20
-    seeded = {step for step, r in local.items()
-              if r.result.manifest["stage"] == "normalize" and step not in DEMO_NORMALIZE_ON_RAY}
+    assert {step: local[step].result.manifest["stage"] for step in DEMO_STEPS_ON_RAY} == \
+        DEMO_STEPS_ON_RAY
     work = tmp_path / "ray"
     shutil.copytree(ROOT / "samples", work / "samples")
     shutil.copytree(ROOT / "pipelines", work / "pipelines")
-    for step in seeded:
+    for step in set(local) - set(DEMO_STEPS_ON_RAY):
         shutil.copytree(local_work / "runs" / "demo" / step, work / "runs" / "demo" / step)
     monkeypatch.chdir(work)
     reports = run_recipe(load_recipe("pipelines/demo.yaml"), executor=cluster,
                          progress=False, echo=lambda s: None)
     remote = {r.step.id: r for r in reports if r.result is not None}
-    on_ray = {step for step, r in remote.items() if not r.result.cached}
-    assert on_ray == set(local) - seeded
-    assert {remote[s].result.manifest["stage"] for s in on_ray} == \
-        {"normalize", "mix", "distill", "verify", "dedup"}
+    assert {step for step, r in remote.items() if not r.result.cached} == set(DEMO_STEPS_ON_RAY)
     assert {s: r.result.manifest["fingerprint"] for s, r in remote.items()} == \
         {s: r.result.manifest["fingerprint"] for s, r in local.items()}
     assert [r.step.id for r in reports if r.publish is not None] == ["publish_sft", "publish_rl"]

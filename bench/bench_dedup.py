@@ -50,7 +50,8 @@ def baselines(ls: L.LabelledSet, embed) -> dict[str, set]:
     exact_key = {}
     for r in rows:
         img = b"".join(hashlib.sha1(i["bytes"]).digest() for i in r["images"])
-        exact_key.setdefault((normalize(row_text(r["question"], r["choices"])), img), []).append(r["id"])
+        key = (normalize(row_text(r["question"], r["choices"])), img)
+        exact_key.setdefault(key, []).append(r["id"])
     exact = {tuple(sorted(p)) for g in exact_key.values() for p in combinations(g, 2)}
     # plain pHash (untrimmed, first image) and cosine of the raw question text
     ph = np.array([int(str(imagehash.phash(Image.open(io.BytesIO(r["images"][0]["bytes"])))), 16)
@@ -85,7 +86,8 @@ def fine_ms(ls: L.LabelledSet, n: int = 200) -> float:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--base", type=int, default=200, help="base items (about 9 rows each)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=2, help="local worker processes")
@@ -113,8 +115,8 @@ def main(argv=None) -> int:
         from omr_data.dedup.text import load_model
         load_model(stage.config.embedding_model)  # model load is not dedup work
         t, cpu = time.perf_counter(), _cpu_seconds()
-        result = run_stage(stage, inputs, Path(tmp) / "out", executor=LocalExecutor(workers=args.workers),
-                           progress=False)
+        result = run_stage(stage, inputs, Path(tmp) / "out",
+                           executor=LocalExecutor(workers=args.workers), progress=False)
         seconds, cpu = time.perf_counter() - t, _cpu_seconds() - cpu
         cluster, reasons, kept = L.read_outcome(Path(tmp) / "out")
         counters = result.manifest["stats"]["dedup_report"]["counters"]

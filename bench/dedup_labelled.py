@@ -170,7 +170,8 @@ def render(spec: dict) -> Image.Image:
         draw.text((6, 4), f"f(x)={a}x^2{b:+d}x{c:+d}", fill="black", font=font)
     elif kind == "geometry":
         s = spec["sides"]
-        p = [(30 + rng.randrange(20), h - 30), (w - 30 - rng.randrange(20), h - 30 - rng.randrange(20)),
+        p = [(30 + rng.randrange(20), h - 30),
+             (w - 30 - rng.randrange(20), h - 30 - rng.randrange(20)),
              (w // 2 + rng.randrange(-40, 40), 30 + rng.randrange(20))]
         draw.polygon(p, outline="black", width=2)
         for (x, y), name in zip(p, spec["points"]):
@@ -333,7 +334,8 @@ PARAPHRASES = {
         "Compared with the value in the last row, is the first row's value {cmp}?",
     "Which colour should replace the question mark in the grid?":
         "What colour belongs where the question mark is in the grid?",
-    "How many cells {pos} the question mark are red?": "Count the red cells {pos} the question mark.",
+    "How many cells {pos} the question mark are red?":
+        "Count the red cells {pos} the question mark.",
     "Count the blue cells in the {side} half of the grid.":
         "How many blue cells does the {side} half of the grid contain?",
 }

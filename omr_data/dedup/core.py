@@ -22,12 +22,13 @@ import hashlib
 import json
 import os
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from omr_data.dedup import image as img_mod
@@ -63,7 +64,8 @@ class Rows:
     img_row: list[int] = field(default_factory=list)
     img_sha: list[bytes] = field(default_factory=list)
     img_phash: list[int] = field(default_factory=list)    # -1: undecodable
-    img_alt: list[tuple[int, ...]] = field(default_factory=list)  # pHashes of crops (image.ALT_CROPS)
+    # pHashes of crops (image.ALT_CROPS)
+    img_alt: list[tuple[int, ...]] = field(default_factory=list)
     row_images: list[list[int]] = field(default_factory=list)
 
     def __len__(self) -> int:
@@ -218,7 +220,6 @@ class Signatures:
 
 def _fixed(column: pa.ChunkedArray | pa.Array, width: int) -> tuple[np.ndarray, np.ndarray]:
     """(n, width) uint8 matrix and validity of a binary column of `width`-byte values."""
-    import pyarrow.compute as pc
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     fixed = pc.cast(column, pa.binary(width))
@@ -312,7 +313,6 @@ def write_signatures(path: Path, sig: dict[str, list]) -> None:
 def read_signatures(paths: Sequence[Path], stats: Counter) -> Signatures:
     """All rows' signatures from the shard files, in the order given, as compact arrays (no
     embeddings: see `write_embeddings`)."""
-    import pyarrow.compute as pc
 
     columns = [n for n in SIG_SCHEMA.names if n != "emb"]
     parts: dict[str, list] = {name: [] for name in (

@@ -24,12 +24,13 @@ import os
 import sqlite3
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from PIL import Image
 
 from omr_data.dedup import image as img_mod
 from omr_data.dedup import text as text_mod
@@ -196,7 +197,6 @@ class FeatureStore:
         self.lru = lru
 
     def put_many(self, items: list[tuple[int, np.ndarray | None]]) -> None:
-        from PIL import Image
         rows = []
         for i, arr in items:
             if arr is None:
@@ -211,7 +211,6 @@ class FeatureStore:
     def get(self, i: int) -> np.ndarray | None:
         if i in self.cache:
             return self.cache[i]
-        from PIL import Image
         row = self.db.execute("SELECT png FROM f WHERE img = ?", (i,)).fetchone()
         arr = None if row is None or row[0] is None else np.asarray(Image.open(io.BytesIO(row[0])))
         if len(self.cache) >= self.lru:

@@ -26,12 +26,38 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Iterator, Mapping
+from typing import Any, ClassVar
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
+from omr_data.dedup.candidates import (
+    image_slice_pairs,
+    image_units,
+    key_group_pairs,
+    save_pairs,
+    text_groups,
+    text_tile_pairs,
+    text_tiles,
+    write_codes,
+)
+from omr_data.dedup.clusters import KEEP_RULES, cluster_decision
+from omr_data.dedup.core import (
+    SCAN_COLUMNS,
+    Edge,
+    Thresholds,
+    read_signatures,
+    scan_shard,
+    write_embeddings,
+    write_signatures,
+)
+from omr_data.dedup.pairs import VERDICT_SCHEMA, batches, texts_may_match, verify_batch, write_batch
+from omr_data.dedup.text import TextEmbedder
 from omr_data.extras import require
 from omr_data.records import make_reject, update_meta
 from omr_data.stage import ConfigError, Stage, StageContext, WorkUnit
@@ -79,7 +105,6 @@ class DedupConfig:
                 "embed only new texts; '' = ~/.cache/omr-data/dedup, 'none' = no cache"})
 
     def __post_init__(self):
-        from omr_data.dedup.clusters import KEEP_RULES
         if isinstance(self.against, str):
             self.against = [self.against]
         if not 0 <= self.image_threshold <= 32:
@@ -125,7 +150,6 @@ class DedupStage(Stage):
         return config
 
     def plan(self, inputs: list[str]) -> list[WorkUnit]:
-        import pyarrow.parquet as pq
         units = []
         for i, path in enumerate(inputs):
             offset = 0
@@ -187,7 +211,6 @@ class DedupStage(Stage):
 
     # round 1: scan ------------------------------------------------------------------------
     def _scan_unit(self, unit: WorkUnit, ctx: StageContext) -> None:
-        from omr_data.dedup.core import SCAN_COLUMNS, scan_shard, write_signatures
 
         stats: Counter = Counter()
         sig = scan_shard(ctx.read_batches(unit, columns=SCAN_COLUMNS), unit.info["dataset"],
@@ -201,9 +224,6 @@ class DedupStage(Stage):
         write_signatures(Path(ctx.workdir) / SIG_DIR / f"{unit.info['sig']}.parquet", sig)
 
     def _after_scan(self, inputs: list[str], ctx: StageContext) -> list[WorkUnit]:
-        from omr_data.dedup.candidates import (image_units, text_groups, text_tiles,
-                                               write_codes)
-        from omr_data.dedup.core import read_signatures, write_embeddings
 
         workdir = Path(ctx.workdir)
         paths = [workdir / SIG_DIR / f"{u.info['sig']}.parquet"
@@ -250,7 +270,6 @@ class DedupStage(Stage):
 
     # round 2: candidates ------------------------------------------------------------------
     def _image_unit(self, unit: WorkUnit, ctx: StageContext) -> None:
-        from omr_data.dedup.candidates import image_slice_pairs, save_pairs
 
         cand = Path(ctx.workdir) / CAND_DIR
         pairs = image_slice_pairs(cand / CODES, unit.info["start"], unit.info["stop"],
@@ -259,7 +278,6 @@ class DedupStage(Stage):
         save_pairs(cand / f"{unit.info['out']}.npy", pairs)
 
     def _text_unit(self, unit: WorkUnit, ctx: StageContext) -> None:
-        from omr_data.dedup.candidates import save_pairs, text_tile_pairs
 
         workdir = Path(ctx.workdir)
         rep_slots = np.load(workdir / CAND_DIR / REP_SLOTS)
@@ -268,8 +286,6 @@ class DedupStage(Stage):
         save_pairs(workdir / CAND_DIR / f"{unit.info['out']}.npy", pairs)
 
     def _after_candidates(self, inputs: list[str], ctx: StageContext) -> list[WorkUnit]:
-        from omr_data.dedup.candidates import key_group_pairs
-        from omr_data.dedup.pairs import batches, texts_may_match, write_batch
 
         workdir = Path(ctx.workdir)
         rows, n_inputs, stats = self._rows, self._n_inputs, self._stats
@@ -325,7 +341,6 @@ class DedupStage(Stage):
 
     # round 3: verify ----------------------------------------------------------------------
     def _verify_unit(self, unit: WorkUnit, ctx: StageContext) -> None:
-        from omr_data.dedup.pairs import verify_batch
 
         stats: Counter = Counter()
         verify_batch(Path(ctx.workdir) / VERIFY_DIR, unit.info["batch"], unit.info["datasets"],
@@ -335,11 +350,7 @@ class DedupStage(Stage):
             ctx.count(f"dedup.{key}", value)
 
     def _after_verify(self, inputs: list[str], ctx: StageContext) -> None:
-        from omr_data.dedup.clusters import cluster_decision
-        from omr_data.dedup.core import Edge
-        from omr_data.dedup.pairs import VERDICT_SCHEMA
 
-        import pyarrow.parquet as pq
 
         workdir = Path(ctx.workdir)
         t0 = time.perf_counter()
@@ -374,7 +385,6 @@ class DedupStage(Stage):
                 ctx.counters[f"dedup.{key}"] = value
 
     def _thresholds(self):
-        from omr_data.dedup.core import Thresholds
         c = self.config
         return Thresholds(c.image_threshold, c.fine_threshold, c.text_threshold,
                           c.text_only_threshold)
@@ -382,7 +392,6 @@ class DedupStage(Stage):
     def _embedder(self):
         """One embedder per process (the model loads once), closed in `teardown`."""
         if getattr(self, "_text_embedder", None) is None:
-            from omr_data.dedup.text import TextEmbedder
             c = self.config
             self._text_embedder = TextEmbedder(c.embedding_model, batch_size=c.embed_batch_size,
                                                cache_dir=self._cache_dir())
@@ -435,8 +444,6 @@ class DedupStage(Stage):
 
 
 def write_decision(decision, workdir: Path, inputs: list[str], against: list[str]) -> dict:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
 
     rows = decision.rows
     out: dict[str, list] = {k: [] for k in (
@@ -516,8 +523,6 @@ def write_decision(decision, workdir: Path, inputs: list[str], against: list[str
 
 
 def load_decisions(workdir: Path, input_index: int) -> dict[int, dict]:
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
     table = pq.read_table(workdir / DECISIONS)
     table = table.filter(pc.equal(table["input"], input_index))

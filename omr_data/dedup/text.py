@@ -17,9 +17,9 @@ import os
 import re
 import sqlite3
 import unicodedata
-from pathlib import Path
 from collections import Counter
-from typing import Hashable, Iterable, Iterator, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -30,7 +30,8 @@ _IMAGE_TOKEN = re.compile(
 _PREFIX = re.compile(r"^\s*(?:question|problem|q)\s*\d*\s*[:.)]\s*", re.I)
 _CHOICES_HEADER = re.compile(r"\b(?:choices|options|answer choices)\s*:", re.I)
 # "(A) x", "A. x", "A) x", "A: x" at a line start or after whitespace; "1) x" / "1. x" at line start
-_OPTION_LABEL = re.compile(r"(?:(?<=\s)|^)(?:\(([A-Ha-h])\)|([A-H])[.):])(?=\s)|(?m:^\s*\(?\d{1,2}[.)](?=\s))")
+_OPTION_LABEL = re.compile(r"(?:(?<=\s)|^)(?:\(([A-Ha-h])\)|([A-H])[.):])(?=\s)"
+                           r"|(?m:^\s*\(?\d{1,2}[.)](?=\s))")
 _NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?")
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 _LETTERS = re.compile(r"\b[A-Z]{1,3}\b")
@@ -126,8 +127,9 @@ def text_key(normalized: str) -> bytes:
 
 def guards(text: str) -> tuple:
     """What must agree for two texts to be the same question: numbers (as a multiset),
-    words from antonym groups, names (months, weekdays, colours) and negations, and, where the text has mixed case, capital
-    letter tokens (options, points, angles). The letter part is None for texts in one case."""
+    words from antonym groups, names (months, weekdays, colours) and negations, and, where the
+    text has mixed case, capital letter tokens (options, points, angles). The letter part is
+    None for texts in one case."""
     lower = text.lower()
     numbers = tuple(sorted(_canonical_number(m) for m in _NUMBER.findall(lower)))
     words = tuple(sorted({_GUARD_WORDS[w] for w in _WORD.findall(lower) if w in _GUARD_WORDS}))

@@ -31,7 +31,8 @@ def test_trim_removes_padding_and_blank_margins():
     for fill in ("black", "white", (200, 200, 200)):
         padded = ImageOps.expand(img, border=25, fill=fill)
         trimmed = trim_borders(decode_gray(encode(padded)))
-        assert abs(trimmed.size[0] - plain.size[0]) <= 2 and abs(trimmed.size[1] - plain.size[1]) <= 2
+        assert abs(trimmed.size[0] - plain.size[0]) <= 2
+        assert abs(trimmed.size[1] - plain.size[1]) <= 2
 
 
 def test_phash_is_stable_under_borders_reencoding_and_grayscale():

@@ -35,7 +35,8 @@ def test_numbers_are_canonical():
 def test_guards_split_antonyms_numbers_letters_and_negation():
     assert not agree("Which year has the highest sales?", "Which year has the lowest sales?")
     assert not agree("What were the sales in 2010?", "What were the sales in 2011?")
-    assert not agree("Where does the graph cross the x-axis?", "Where does the graph cross the y-axis?")
+    assert not agree("Where does the graph cross the x-axis?",
+                     "Where does the graph cross the y-axis?")
     assert not agree("Is the point left of the line?", "Is the point right of the line?")
     assert not agree("What is the measure of angle ABC?", "What is the measure of angle ABD?")
     assert not agree("Which option is correct?", "Which option is not correct?")

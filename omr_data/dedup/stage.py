@@ -36,6 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from omr_data.dedup import pairs
 from omr_data.dedup.candidates import (
     image_slice_pairs,
     image_units,
@@ -56,7 +57,7 @@ from omr_data.dedup.core import (
     write_embeddings,
     write_signatures,
 )
-from omr_data.dedup.pairs import VERDICT_SCHEMA, batches, texts_may_match, verify_batch, write_batch
+from omr_data.dedup.pairs import VERDICT_SCHEMA, batches, texts_may_match, write_batch
 from omr_data.dedup.text import TextEmbedder
 from omr_data.extras import require
 from omr_data.records import make_reject, update_meta
@@ -343,9 +344,10 @@ class DedupStage(Stage):
     def _verify_unit(self, unit: WorkUnit, ctx: StageContext) -> None:
 
         stats: Counter = Counter()
-        verify_batch(Path(ctx.workdir) / VERIFY_DIR, unit.info["batch"], unit.info["datasets"],
-                     Path(ctx.workdir) / EMBEDDINGS, self._thresholds(),
-                     self._embedder() if unit.info["image"] else None, stats)
+        workdir = Path(ctx.workdir)
+        pairs.verify_batch(workdir / VERIFY_DIR, unit.info["batch"], unit.info["datasets"],
+                           workdir / EMBEDDINGS, self._thresholds(),
+                           self._embedder() if unit.info["image"] else None, stats)
         for key, value in stats.items():
             ctx.count(f"dedup.{key}", value)
 

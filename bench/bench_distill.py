@@ -20,10 +20,12 @@ import time
 from pathlib import Path
 
 
-def start_server(latency: float) -> tuple[subprocess.Popen, str]:
+def start_server(latency: float, fault_rate: float = 0.0) -> tuple[subprocess.Popen, str]:
+    """The simulated teacher on a free port (also bench_judge's judge): (process, base URL)."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "omr_data.distill.simulated", "--simulated", "--port", "0",
-         "--latency", str(latency), "--quiet"], stdout=subprocess.PIPE, text=True)
+         "--latency", str(latency), "--fault-rate", str(fault_rate), "--quiet"],
+        stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
     match = re.search(r"http://\S+/v1", line)
     if not match:

@@ -13,25 +13,11 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import re
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-
-def start_server(latency: float, fault_rate: float) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "omr_data.distill.simulated", "--simulated", "--port", "0",
-         "--latency", str(latency), "--fault-rate", str(fault_rate), "--quiet"],
-        stdout=subprocess.PIPE, text=True)
-    line = proc.stdout.readline()
-    match = re.search(r"http://\S+/v1", line)
-    if not match:
-        proc.kill()
-        raise SystemExit(f"simulated server did not start: {line!r}")
-    return proc, match.group(0)
+from bench_distill import start_server  # the same simulated server
 
 
 def main() -> None:

@@ -56,10 +56,10 @@ def shape(answer: str) -> str:
     or "other"."""
     s = clean(answer)
     m = _SET.match(s)
-    if m and _top_level_comma(m.group("body")):
+    if m and _brackets(m.group("body"))[0]:
         return "set"
     m = _TUPLE.match(s)
-    if m and _top_level_comma(m.group("body")) and _balanced(m.group("body")):
+    if m and _brackets(m.group("body")) == (True, True):
         return "tuple"
     return "other"
 
@@ -92,30 +92,20 @@ def _is_equation(answer: str, value_side) -> bool:
     s = clean(answer)
     if "=" not in s or re.search(r"\\approx|[<>!]|\\ne", s):
         return False
-    if _top_level_comma(s) or ";" in s or " and " in s:
+    if _brackets(s)[0] or ";" in s or " and " in s:
         return False
     return value_side(s) is None and not _FUNCTION_LHS.match(s)
 
 
-def _top_level_comma(body: str) -> bool:
-    depth = 0
+def _brackets(body: str) -> tuple[bool, bool]:
+    """(a comma outside every bracket, brackets balanced): one scan for both questions."""
+    depth, comma, closed_early = 0, False, False
     for c in body:
         if c in "({[":
             depth += 1
         elif c in ")}]":
             depth -= 1
+            closed_early = closed_early or depth < 0
         elif c == "," and depth == 0:
-            return True
-    return False
-
-
-def _balanced(body: str) -> bool:
-    depth = 0
-    for c in body:
-        if c in "({[":
-            depth += 1
-        elif c in ")}]":
-            depth -= 1
-            if depth < 0:
-                return False
-    return depth == 0
+            comma = True
+    return comma, not closed_early and depth == 0

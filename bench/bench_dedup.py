@@ -1,6 +1,7 @@
 """Dedup on a generated labelled set: rows/s and pair precision/recall beside two baselines.
 
     python bench/bench_dedup.py [--base 200] [--seed 0] [--workers 2] [--scale-rows 100000]
+                                [--scale-data DIR]
 
 The set (see `dedup_labelled.py` beside this file) holds near-duplicates by resizing, re-encoding,
 crops, borders, brightness/contrast and grayscale, with reworded texts; hard negatives (same
@@ -10,8 +11,9 @@ the same rows: exact hashes (normalized text + image bytes) and plain pHash <= 8
 text cosine >= 0.9 (no border trim, no fine comparison, no text guards).
 
 With `--scale-rows N` it then runs dedup on N rows of realistic 512-1,024 px figures (1 %
-near duplicates) and prints its time as a multiple of decoding and hashing every image
-once, and the driver's peak RSS with its extrapolation to 1M rows (see `dedup_scale.py`).
+near duplicates) and prints its time (wall and CPU) as a multiple of decoding and hashing
+every image once, and the driver's peak RSS with its extrapolation to 1M rows (see
+`dedup_scale.py`; `--scale-data DIR` keeps the generated rows for the next run).
 """
 
 from __future__ import annotations
@@ -94,6 +96,8 @@ def main(argv=None) -> int:
     p.add_argument("--scale-rows", type=int, default=100_000,
                    help="rows of the realistic-image run (0 skips it; 100k takes about an "
                         "hour on 2 cores, most of it generating the images)")
+    p.add_argument("--scale-data", default="",
+                   help="keep the scale run's generated inputs here and reuse them")
     args = p.parse_args(argv)
     import os
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
@@ -170,8 +174,11 @@ def main(argv=None) -> int:
           f"{len(compound & pred) / max(1, len(compound)):.3f}")
     if args.scale_rows:
         import dedup_scale
-        with tempfile.TemporaryDirectory() as tmp:
-            dedup_scale.report(Path(tmp), args.scale_rows, args.workers, args.seed)
+        if args.scale_data:
+            dedup_scale.report(Path(args.scale_data), args.scale_rows, args.workers, args.seed)
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                dedup_scale.report(Path(tmp), args.scale_rows, args.workers, args.seed)
         print(f"load average {os.getloadavg()[0]:.1f} at the end")
     return 0
 

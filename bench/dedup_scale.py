@@ -12,11 +12,20 @@ Two timings on the same inputs and the same number of processes:
   SHA-1'd once (`image.image_signature`), the least any image dedup must do;
 * dedup: the stage end to end (scan, candidates, verification, decision, output), in a
   fresh process whose peak RSS is the driver's.
+
+Both are reported as wall time and as CPU time (the process and all its workers): on a
+machine shared with other work the wall times mostly measure the neighbours, the CPU times
+what each run cost. Generating 100k figures takes longer than either run, so `--data DIR`
+keeps the inputs there and reuses them (same rows, parts and seed) on the next run:
+
+    python bench/dedup_scale.py --rows 100000 --data /tmp/scale100k
 """
 
 from __future__ import annotations
 
+import argparse
 import io
+import json
 import multiprocessing as mp
 import random
 import resource
@@ -94,9 +103,25 @@ def _write_part(args) -> str:
 
 
 def write_inputs(root: Path, rows: int, parts: int, seed: int = 0) -> list[str]:
+    """The inputs under `root`, generated unless a finished earlier run left the same ones."""
+    marker = root / "inputs.json"
+    wanted = {"rows": rows, "parts": parts, "seed": seed, "dup_rate": DUP_RATE}
+    if marker.exists():
+        done = json.loads(marker.read_text())
+        if done["spec"] == wanted:
+            return done["inputs"]
+        raise SystemExit(f"{root} holds inputs of another spec ({done['spec']}); "
+                         f"use another --data directory")
     per = max(1, rows // parts)
     with mp.get_context("spawn").Pool(parts) as pool:
-        return pool.map(_write_part, [(str(root), p, per, seed) for p in range(parts)])
+        inputs = pool.map(_write_part, [(str(root), p, per, seed) for p in range(parts)])
+    marker.write_text(json.dumps({"spec": wanted, "inputs": inputs}))
+    return inputs
+
+
+def _cpu(who) -> float:
+    use = resource.getrusage(who)
+    return use.ru_utime + use.ru_stime
 
 
 def _hash_shard(shard: str) -> int:
@@ -112,14 +137,15 @@ def _hash_shard(shard: str) -> int:
     return n
 
 
-def decode_and_hash(inputs: list[str], workers: int) -> tuple[float, int]:
-    """(seconds, images) to decode and hash every image once, in `workers` processes."""
+def decode_and_hash(inputs: list[str], workers: int) -> tuple[float, float, int]:
+    """(seconds, CPU seconds, images) to decode and hash every image once, in `workers`
+    processes."""
     from omr_data.store import DatasetDir
     shards = [str(s) for path in inputs for s in DatasetDir(path).shards]
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), _cpu(resource.RUSAGE_CHILDREN)
     with mp.get_context("spawn").Pool(workers) as pool:
         n = sum(pool.map(_hash_shard, shards, chunksize=1))
-    return time.perf_counter() - t, n
+    return time.perf_counter() - t, _cpu(resource.RUSAGE_CHILDREN) - cpu, n
 
 
 def _dedup_child(inputs: list[str], out: str, workers: int, queue) -> None:
@@ -131,17 +157,21 @@ def _dedup_child(inputs: list[str], out: str, workers: int, queue) -> None:
     from omr_data.executors.local import LocalExecutor
     from omr_data.runner import run_stage
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    cpu0 = _cpu(resource.RUSAGE_SELF) + _cpu(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     result = run_stage(DedupStage({"cache_dir": "none"}), inputs, out,
                        executor=LocalExecutor(workers=workers), progress=False)
     seconds = time.perf_counter() - t
+    # the workers have exited (the executor shuts its pool down): their CPU is counted
+    cpu = _cpu(resource.RUSAGE_SELF) + _cpu(resource.RUSAGE_CHILDREN) - cpu0
     counters = result.manifest["stats"]["dedup_report"]["counters"]
-    queue.put((seconds, base, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    queue.put((seconds, cpu, base, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                counters, result.manifest["stats"]["dedup_removed_duplicates"]))
 
 
 def run_dedup(inputs: list[str], out: Path, workers: int):
-    """(seconds, driver RSS before the run in MB, driver peak RSS in MB, counters, removed),
+    """(seconds, CPU seconds of the driver and its workers, driver RSS before the run in MB,
+    driver peak RSS in MB, counters, removed),
     the stage run in a fresh process so its peak RSS is the driver's own."""
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
@@ -153,18 +183,24 @@ def run_dedup(inputs: list[str], out: Path, workers: int):
 
 
 def report(root: Path, rows: int, workers: int, seed: int = 0) -> None:
+    import shutil
     t = time.perf_counter()
+    root.mkdir(parents=True, exist_ok=True)
     inputs = write_inputs(root, rows, workers, seed)
     n_rows = rows // workers * workers
     print(f"scale: {n_rows:,} rows with 512-1,024 px PNG/JPEG figures, "
           f"{DUP_RATE:.0%} near duplicates, in {len(inputs)} inputs "
-          f"({time.perf_counter() - t:.0f}s to generate)")
-    hash_s, n_images = decode_and_hash(inputs, workers)
-    seconds, base, peak, counters, removed = run_dedup(inputs, root / "out", workers)
+          f"({time.perf_counter() - t:.0f}s to generate or find)", flush=True)
+    hash_s, hash_cpu, n_images = decode_and_hash(inputs, workers)
     print(f"  decode+hash once: {hash_s:.1f}s for {n_images:,} images "
-          f"({n_images / hash_s:,.0f}/s, {workers} processes)")
+          f"({n_images / hash_s:,.0f}/s, {workers} processes); CPU {hash_cpu:.0f}s", flush=True)
+    shutil.rmtree(root / "out", ignore_errors=True)     # a finished output would be reused
+    seconds, cpu, base, peak, counters, removed = run_dedup(inputs, root / "out", workers)
+    shutil.rmtree(root / "out", ignore_errors=True)
     print(f"  dedup end to end: {seconds:.1f}s ({n_rows / seconds:,.0f} rows/s, {workers} "
-          f"workers): {seconds / hash_s:.2f} x decode+hash; {removed} duplicates removed, "
+          f"workers): {seconds / hash_s:.2f} x decode+hash; CPU {cpu:.0f}s: "
+          f"{cpu / hash_cpu:.2f} x decode+hash's CPU")
+    print(f"  {removed} duplicates removed, "
           f"{counters.get('image_candidate_pairs')} image candidate pairs (texts may match), "
           f"{counters.get('fine_comparisons', 0)} fine comparisons; rounds: scan "
           f"{counters.get('scan_s')}s, candidates {counters.get('candidates_s')}s, verify "
@@ -179,3 +215,30 @@ def report(root: Path, rows: int, workers: int, seed: int = 0) -> None:
           f"{per_row * 1e6 / 2**20:,.0f} MB, so the driver about "
           f"{peak + per_row * (1e6 - n_rows) / 2**20:,.0f} MB (this peak + the signatures "
           f"of the added rows)")
+
+
+def main(argv=None) -> int:
+    import os
+    import sys
+    import tempfile
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--rows", type=int, default=100_000)
+    p.add_argument("--workers", type=int, default=2, help="processes (and input datasets)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data", default="", help="keep the generated inputs here and reuse them "
+                                              "(default: a temporary directory)")
+    args = p.parse_args(argv)
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
+    if args.data:
+        report(Path(args.data), args.rows, args.workers, args.seed)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            report(Path(tmp), args.rows, args.workers, args.seed)
+    print(f"load average {os.getloadavg()[0]:.1f} at the end")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

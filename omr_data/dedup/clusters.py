@@ -98,6 +98,11 @@ class Decision:
     # contaminated row is contaminated too (else its cluster would keep a copy)
     contaminated_via: dict[int, int] = field(default_factory=dict)
 
+    def benchmark_row(self, e: Edge) -> int:
+        """The benchmark end of a contamination link (a row contaminated through its
+        cluster holds the link of the member that matched)."""
+        return e.b if self.rows.ds[e.b] >= self.n_inputs else e.a
+
     def cluster_name(self, root: int) -> str:
         return min(self.rows.ids[m] for m in self.members[root])
 
@@ -105,7 +110,7 @@ class Decision:
         rows = self.rows
         if r in self.contaminated:
             e = self.contaminated[r]
-            other = e.b if e.a == r else e.a
+            other = self.benchmark_row(e)
             via = self.contaminated_via.get(r)
             through = f" via {rows.ids[via]}" if via is not None else ""
             return f"contaminated: matches {rows.ids[other]}{through} ({_evidence(e)})"

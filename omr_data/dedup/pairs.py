@@ -403,11 +403,17 @@ def decide_pairs(rows: Rows, todo: list[tuple[int, int, bool]], cosines: list[fl
       question asked over both, need one comparison, not one per pair of copies (the
       clustering refuses a union across a cannot-link between any two of its members).
 
+    A pair of an input row and a benchmark row is compared once per strong group: when one
+    copy matched the benchmark row, the clustering contaminates every member of its
+    cluster anyway (`clusters.spread_contamination`); when one copy was decisively
+    different, so are the others.
+
     Weaker links imply nothing, so a figure redrawn with another number, linked by mistake
     to a degraded copy, is still compared with the others (and its conflicts found)."""
     fine_cache: dict[tuple[int, int], tuple[float, bool]] = {}
     strong: dict[int, int] = {}
     apart: set[tuple[int, int]] = set()     # strong-group roots with a cannot-link between
+    bench_seen: set[tuple[int, int]] = set()  # (strong-group root, benchmark row) decided
 
     def root(x: int) -> int:
         while strong.get(x, x) != x:
@@ -461,6 +467,11 @@ def decide_pairs(rows: Rows, todo: list[tuple[int, int, bool]], cosines: list[fl
             if (min(ra, rb), max(ra, rb)) in apart:
                 stats["pairs_implied_apart"] += 1
                 continue
+        else:
+            seen_key = (root(b if bench[a] else a), a if bench[a] else b)
+            if seen_key in bench_seen:
+                stats["bench_pairs_implied"] += 1
+                continue
         ok, d, f = images_match(rows, a, b, th, fine_of)
         if not ok:
             stats["pairs_rejected_image"] += 1
@@ -469,7 +480,11 @@ def decide_pairs(rows: Rows, todo: list[tuple[int, int, bool]], cosines: list[fl
                 if inputs:
                     ra, rb = root(a), root(b)
                     apart.add((min(ra, rb), max(ra, rb)))
+                else:
+                    bench_seen.add(seen_key)
             continue
+        if not inputs:
+            bench_seen.add(seen_key)
         if inputs and f >= STRONG_FINE:
             join(a, b)
         verdict[k] = (False, Edge(a, b, d, f, cos))

@@ -462,7 +462,7 @@ def write_decision(decision, workdir: Path, inputs: list[str], against: list[str
         reason = decision.reason(r)
         if r in decision.contaminated:
             e = decision.contaminated[r]
-            other = e.b if e.a == r else e.a
+            other = decision.benchmark_row(e)
             action = "contaminated"
             per_bench[f"{rows.sources[r]} ~ {rows.sources[other]}"] += 1
         elif reason is not None:

@@ -286,8 +286,11 @@ def test_slicing_the_search_and_the_verification_does_not_change_the_decision(
 def test_a_crash_while_verifying_resumes_with_the_finished_batches(labelled, tmp_path,
                                                                   monkeypatch):
     from omr_data.dedup import pairs
-    _, inputs, against, cache, root, first = labelled
+    _, inputs, against, cache, _, _ = labelled
     monkeypatch.setattr(pairs, "IMAGE_PAIRS_PER_BATCH", 10)
+    # the uninterrupted run with the same batches (a reason may cite another link of its
+    # cluster where the batches are cut elsewhere)
+    first = run(inputs, tmp_path / "ref", against=against, cache_dir=cache)
     real_verify = pairs.verify_batch
     calls, crash = [], [True]
 
@@ -306,4 +309,32 @@ def test_a_crash_while_verifying_resumes_with_the_finished_batches(labelled, tmp
     result = run(inputs, tmp_path / "out", against=against, cache_dir=cache)
     assert calls and not set(calls) & set(finished)           # only the missing batches
     assert result.manifest["fingerprint"] == first.manifest["fingerprint"]
-    assert _decisions(tmp_path / "out").equals(_decisions(root / "out"))
+    assert _decisions(tmp_path / "out").equals(_decisions(tmp_path / "ref"))
+
+
+def test_a_benchmark_row_is_compared_once_per_group_of_copies(tmp_path):
+    """Copies joined by strong links need one comparison with a benchmark row, not one
+    each; all of them are still contaminated (through their cluster)."""
+    import io
+
+    figure = L.render(L.random_spec(random.Random(3), "table"))
+    copies = []
+    for level in (1, 6, 9):       # the same pixels in different bytes
+        buf = io.BytesIO()
+        figure.save(buf, format="PNG", compress_level=level)
+        copies.append(buf.getvalue())
+    question = "What is the value in the second row and third column?"
+    inp = write_dataset(tmp_path / "in", [_row("in", i, question, images=[c])
+                                          for i, c in enumerate(copies)])
+    bench = write_dataset(tmp_path / "bench",
+                          [_row("bench", 0, question, images=[L.encode(figure, "JPEG", 80)])])
+    result = run([inp.path], tmp_path / "out", against=[str(bench.path)], cache_dir="none")
+    _, reasons, kept = L.read_outcome(tmp_path / "out")
+    assert kept == set()
+    assert reasons["in/0"].startswith("contaminated: matches bench/0 (image distance 0")
+    for i in (1, 2):      # the benchmark row, and the copy that matched it
+        assert reasons[f"in/{i}"].startswith("contaminated: matches bench/0 via in/0 (")
+    decisions = _decisions(tmp_path / "out").to_pylist()
+    assert {d["duplicate_of"] for d in decisions} == {"bench/0"}
+    counters = result.manifest["stats"]["dedup_report"]["counters"]
+    assert counters["bench_pairs_implied"] == 2

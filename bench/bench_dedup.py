@@ -117,7 +117,7 @@ def main(argv=None) -> int:
         inputs, against = L.write_inputs(ls, tmp)
         stage = DedupStage({"against": against, "cache_dir": str(Path(tmp) / "cache")})
         from omr_data.dedup.text import load_model
-        load_model(stage.config.embedding_model)  # model load is not dedup work
+        load_model(stage.config.embedding_model, stage.config.device)  # not dedup work
         t, cpu = time.perf_counter(), _cpu_seconds()
         result = run_stage(stage, inputs, Path(tmp) / "out",
                            executor=LocalExecutor(workers=args.workers), progress=False)

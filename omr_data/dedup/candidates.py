@@ -5,6 +5,9 @@
   about 600 MB). A unit searches one slice of query images (wholes and crops) against all
   wholes (`image_slice_pairs`): a faiss binary index, exact (a flat scan up to
   `FLAT_LIMIT` codes, multi-index hashing with enough bit flips for the radius beyond).
+  On a GPU (faiss-gpu, the `gpu` extra) a k-nearest search on the GPU answers each query,
+  and a query whose k-th neighbour is still within the radius is searched again exactly
+  on the CPU, so the pairs are the same (`knn_then_range`).
   Equal image bytes pair through `key_group_pairs`.
 * Text-only rows: one representative per distinct normalized text; their embeddings live in
   one memory-mapped matrix, and a unit compares one block of representatives with another
@@ -84,12 +87,53 @@ def _packed(codes: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(codes.astype(">u8")).view(np.uint8).reshape(-1, 8)
 
 
-def image_slice_pairs(codes_path: Path, start: int, stop: int, threshold: int) -> np.ndarray:
+KNN_K = 256  # neighbours per query on the GPU (a query with more within the radius is redone)
+
+
+def gpu_count() -> int:
+    """GPUs faiss can use (0 with faiss-cpu)."""
+    import faiss
+    return faiss.get_num_gpus() if hasattr(faiss, "get_num_gpus") else 0
+
+
+def knn_then_range(index, knn, queries: np.ndarray, threshold: int, k: int = KNN_K
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """(query offset, code) of every code within `threshold` bits of each query, as a
+    range search on `index` gives them, from a k-nearest search on `knn` (any faiss binary
+    index over the same codes, a GPU one say): a query whose k-th neighbour is within the
+    radius may have more, and is searched again with `index.range_search`."""
+    k = min(k, index.ntotal)
+    if k == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    dist, ids = knn.search(queries, k)
+    hit = (dist <= threshold) & (ids >= 0)
+    full = hit[:, -1]
+    qi, kj = np.nonzero(hit & ~full[:, None])
+    found_q, found = [qi.astype(np.int64)], [ids[qi, kj].astype(np.int64)]
+    again = np.flatnonzero(full)
+    if again.size:
+        lims, _, more = index.range_search(queries[again], threshold + 1)
+        found_q.append(np.repeat(again, np.diff(lims).astype(np.int64)))
+        found.append(more.astype(np.int64))
+    return np.concatenate(found_q), np.concatenate(found)
+
+
+def _gpu_index(packed: np.ndarray):
+    """A faiss binary flat index of `packed` on GPU 0."""
+    import faiss
+    index = faiss.index_cpu_to_gpu(faiss.StandardGpuResources(), 0, faiss.IndexBinaryFlat(64))
+    index.add(packed)
+    return index
+
+
+def image_slice_pairs(codes_path: Path, start: int, stop: int, threshold: int,
+                      device: str = "cpu") -> np.ndarray:
     """Row pairs (a < b, as an (n, 2) int64 array, sorted, unique) whose images i in
     [start, stop) and j of the codes file are within `threshold` bits (j > i), or where a
     crop's pHash of i is within `threshold` bits of j's whole (any j != i): same number of
     images per row, different rows, not both benchmark rows, and (where the file holds the
-    rows' text guards) texts that may match."""
+    rows' text guards) texts that may match. `device` "cuda" searches on the GPU (the same
+    pairs, see `knn_then_range`)."""
     import faiss
 
     data = np.load(codes_path)
@@ -104,14 +148,20 @@ def image_slice_pairs(codes_path: Path, start: int, stop: int, threshold: int) -
         index = faiss.IndexBinaryMultiHash(64, 4, 16)
         index.nflip = max(0, threshold // 4)
     index.add(packed)
+    knn = _gpu_index(packed) if device == "cuda" else None
     found_pairs = []
     for lo in range(start, stop, 4096):
         hi = min(stop, lo + 4096)
         queries = [(packed[lo:hi], True)] + [(_packed(alt[lo:hi, k]), False)
                                              for k in range(alt.shape[1])]
         for q, whole in queries:
-            lims, _, found = index.range_search(q, threshold + 1)
-            query = np.repeat(np.arange(lo, hi, dtype=np.int64), np.diff(lims).astype(np.int64))
+            if knn is None:
+                lims, _, found = index.range_search(q, threshold + 1)
+                offset = np.repeat(np.arange(hi - lo, dtype=np.int64),
+                                   np.diff(lims).astype(np.int64))
+            else:
+                offset, found = knn_then_range(index, knn, q, threshold)
+            query = lo + offset
             found = found.astype(np.int64)
             # a whole against a whole: each pair once (j > i); a crop against a whole:
             # both directions, since either image may be the cropped copy

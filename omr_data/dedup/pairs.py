@@ -19,7 +19,6 @@ order; the driver reads their verdicts back in batch order.
 
 from __future__ import annotations
 
-import io
 import os
 import sqlite3
 import time
@@ -30,7 +29,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from PIL import Image
 
 from omr_data.dedup import image as img_mod
 from omr_data.dedup import text as text_mod
@@ -186,33 +184,31 @@ class RowReader:
 
 
 class FeatureStore:
-    """Fine-comparison thumbnails of candidate images, on disk (PNG in SQLite) so memory
-    stays bounded however many candidates there are; a small LRU keeps hot ones decoded."""
+    """Fine-comparison features of candidate images, on disk (raw array bytes with dtype and
+    shape in SQLite: encoding them as PNG cost more than it saved) so memory stays bounded
+    however many candidates there are; a small LRU keeps hot ones."""
 
     def __init__(self, path: Path, lru: int = 4096):
         path.unlink(missing_ok=True)
         self.db = sqlite3.connect(str(path))
-        self.db.execute("CREATE TABLE f (img INTEGER PRIMARY KEY, png BLOB)")
+        self.db.execute("CREATE TABLE f (img INTEGER PRIMARY KEY, dtype TEXT, shape TEXT, "
+                        "data BLOB)")
         self.cache: dict[int, np.ndarray | None] = {}
         self.lru = lru
 
     def put_many(self, items: list[tuple[int, np.ndarray | None]]) -> None:
-        rows = []
-        for i, arr in items:
-            if arr is None:
-                rows.append((i, None))
-                continue
-            buf = io.BytesIO()
-            Image.fromarray(arr).save(buf, format="PNG", compress_level=1)
-            rows.append((i, buf.getvalue()))
-        self.db.executemany("INSERT OR REPLACE INTO f VALUES (?, ?)", rows)
+        rows = [(i, None, None, None) if arr is None else
+                (i, arr.dtype.str, ",".join(map(str, arr.shape)),
+                 np.ascontiguousarray(arr).tobytes()) for i, arr in items]
+        self.db.executemany("INSERT OR REPLACE INTO f VALUES (?, ?, ?, ?)", rows)
         self.db.commit()
 
     def get(self, i: int) -> np.ndarray | None:
         if i in self.cache:
             return self.cache[i]
-        row = self.db.execute("SELECT png FROM f WHERE img = ?", (i,)).fetchone()
-        arr = None if row is None or row[0] is None else np.asarray(Image.open(io.BytesIO(row[0])))
+        row = self.db.execute("SELECT dtype, shape, data FROM f WHERE img = ?", (i,)).fetchone()
+        arr = None if row is None or row[2] is None else \
+            np.frombuffer(row[2], row[0]).reshape([int(n) for n in row[1].split(",")])
         if len(self.cache) >= self.lru:
             self.cache.pop(next(iter(self.cache)))
         self.cache[i] = arr

@@ -2,9 +2,11 @@
 
 Units are independent, so they run in a process pool (spawned, so heavy libraries in the
 driver are not forked mid-state); each worker builds the stage once (`setup`) and runs
-units until the pool is done. A unit's shards and done marker are written by the worker;
-the driver only watches progress and, once every unit is done, finalizes in plan order, so
-the output never depends on which worker finished first.
+units until the stage run ends: one pool serves all of a stage's rounds (prepare rounds,
+then the process units) and `close` (called by the runner) stops it. A unit's shards and
+done marker are written by the worker; the driver only watches progress and, once every
+unit is done, finalizes in plan order, so the output never depends on which worker
+finished first.
 """
 
 from __future__ import annotations
@@ -65,6 +67,9 @@ class LocalExecutor:
     def __init__(self, workers: int | None = None):
         self.auto = workers is None
         self.workers = workers or max(1, min(os.cpu_count() or 1, 8))
+        self._pool: ProcessPoolExecutor | None = None
+        self._pool_key: tuple | None = None
+        self._counter = None
 
     def run(self, stage: Stage, units: list[WorkUnit], builder: DatasetBuilder, workdir: Path,
             seed: int, progress: ProgressFn | None = None) -> None:
@@ -101,17 +106,13 @@ class LocalExecutor:
             stage.teardown()
 
     def _run_pool(self, stage, units, builder, workdir, seed, progress) -> None:
-        context = mp.get_context("spawn")
-        counter = context.Value("q", 0)
-        workers = min(self.workers, stage.max_workers or self.workers, len(units))
-        with ProcessPoolExecutor(
-            max_workers=workers, mp_context=context, initializer=_init_worker,
-            initargs=(type(stage), stage.config, builder.path, builder.cache_key, workdir,
-                      seed, counter),
-        ) as pool:
-            futures = {pool.submit(_run_in_worker, unit): unit for unit in units}
-            done = 0
-            pending = set(futures)
+        pool, counter = self._pool_for(stage, builder, workdir, seed)
+        with counter.get_lock():
+            counter.value = 0          # rows of this call only
+        futures = {pool.submit(_run_in_worker, unit): unit for unit in units}
+        done = 0
+        pending = set(futures)
+        try:
             while pending:
                 finished, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
                 for future in finished:
@@ -119,6 +120,35 @@ class LocalExecutor:
                     done += 1
                 if progress:
                     progress(done, counter.value)
+        except BaseException:
+            self.close()             # lets the units already started finish, as before
+            raise
+
+    def _pool_for(self, stage, builder, workdir, seed):
+        """The worker pool of this stage run, started on first use and kept across calls
+        (a stage's prepare rounds and its process units), so each worker imports and sets
+        up the stage (and loads its models) once per run, not once per round."""
+        key = (id(stage), str(builder.path), builder.cache_key, str(workdir), seed)
+        if self._pool is not None and self._pool_key != key:
+            self.close()
+        if self._pool is None:
+            context = mp.get_context("spawn")
+            counter = context.Value("q", 0)
+            workers = min(self.workers, stage.max_workers or self.workers)
+            # processes start on demand (spawn context): a round of one unit starts one
+            self._pool = ProcessPoolExecutor(
+                max_workers=workers, mp_context=context, initializer=_init_worker,
+                initargs=(type(stage), stage.config, builder.path, builder.cache_key, workdir,
+                          seed, counter))
+            self._pool_key, self._counter = key, counter
+        return self._pool, self._counter
+
+    def close(self) -> None:
+        """Stop the worker pool (each worker tears its stage down); the runner calls this
+        when a stage run ends, failed or not. A later `run` starts a new pool."""
+        pool, self._pool, self._pool_key, self._counter = self._pool, None, None, None
+        if pool is not None:
+            pool.shutdown(wait=True)
 
 
 def _input_bytes(units: list[WorkUnit]) -> int:

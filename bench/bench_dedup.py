@@ -1,7 +1,7 @@
 """Dedup on a generated labelled set: rows/s and pair precision/recall beside two baselines.
 
-    python bench/bench_dedup.py [--base 200] [--seed 0] [--workers 2] [--scale-rows 100000]
-                                [--scale-data DIR]
+    python bench/bench_dedup.py [--base 200] [--seed 0] [--harder] [--workers 2]
+                                [--scale-rows 100000] [--scale-data DIR]
 
 The set (see `dedup_labelled.py` beside this file) holds near-duplicates by resizing, re-encoding,
 crops, borders, brightness/contrast and grayscale, with reworded texts; hard negatives (same
@@ -92,6 +92,9 @@ def main(argv=None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--base", type=int, default=200, help="base items (about 9 rows each)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--harder", action="store_true",
+                   help="add a stronger compound edit per base item (dedup_labelled's "
+                        "HARD_COMPOUND_TRANSFORMS), template negatives redrawn through them too")
     p.add_argument("--workers", type=int, default=2, help="local worker processes")
     p.add_argument("--scale-rows", type=int, default=100_000,
                    help="rows of the realistic-image run (0 skips it; 100k takes about an "
@@ -108,7 +111,7 @@ def main(argv=None) -> int:
     from omr_data.runner import run_stage
 
     t = time.perf_counter()
-    ls = L.build_labelled_set(args.base, seed=args.seed)
+    ls = L.build_labelled_set(args.base, seed=args.seed, harder=args.harder)
     n_rows = sum(len(v) for v in ls.inputs.values())
     n_bench = sum(len(v) for v in ls.against.values())
     print(f"labelled set: {n_rows} rows in {len(ls.inputs)} inputs, {n_bench} benchmark rows, "
@@ -168,10 +171,13 @@ def main(argv=None) -> int:
     for title, items in (("missed", missed), ("wrong", wrong)):
         for a, b in items[:8]:
             print(f"  {title}: {a} [{ls.kind[a]}] ~ {b} [{ls.kind[b]}]")
-    compound = {p for p in truth if any(ls.kind[r].split(":")[-1].split("+")[0]
-                                        in L.COMPOUND_TRANSFORMS for r in p)}
-    print(f"compound-edit pairs: {len(compound)}, recall "
-          f"{len(compound & pred) / max(1, len(compound)):.3f}")
+    for title, kinds in (("compound-edit", L.COMPOUND_TRANSFORMS),
+                         ("hard compound-edit", L.HARD_COMPOUND_TRANSFORMS)):
+        compound = {p for p in truth if any(ls.kind[r].split(":")[-1].split("+")[0]
+                                            in kinds for r in p)}
+        if compound:
+            print(f"{title} pairs: {len(compound)}, recall "
+                  f"{len(compound & pred) / len(compound):.3f}")
     if args.scale_rows:
         import dedup_scale
         if args.scale_data:

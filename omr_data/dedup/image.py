@@ -584,7 +584,6 @@ def _keep_freed_memory() -> None:
         return
     _MALLOC_TUNED = True
     try:
-
         libc = ctypes.CDLL("libc.so.6")
         libc.mallopt(-3, 16 << 20)   # M_MMAP_THRESHOLD: heap, not mmap, below 16 MB
         libc.mallopt(-1, 64 << 20)   # M_TRIM_THRESHOLD: keep up to 64 MB of free heap

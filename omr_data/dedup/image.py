@@ -253,9 +253,8 @@ def _zscore(v: np.ndarray) -> np.ndarray:
     return (v - v.mean()) / (v.std() + 1e-6)
 
 
-def _region(arr: np.ndarray, box, size: tuple[int, int], how=Image.LANCZOS) -> np.ndarray:
-    """`arr` cut by `box` (fractions left, top, right, bottom) resampled to `size` (w, h)."""
-    img = Image.fromarray(arr)
+def _region(img: Image.Image, box, size: tuple[int, int], how=Image.LANCZOS) -> np.ndarray:
+    """`img` cut by `box` (fractions left, top, right, bottom) resampled to `size` (w, h)."""
     w, h = img.size
     l_, t, r, b = box
     out = img.resize(size, how, box=(l_ * w, t * h, (1 - r) * w, (1 - b) * h),
@@ -263,12 +262,11 @@ def _region(arr: np.ndarray, box, size: tuple[int, int], how=Image.LANCZOS) -> n
     return np.asarray(out, dtype=np.float32)
 
 
-def _shrink(arr: np.ndarray, f: float) -> np.ndarray:
+def _shrink(img: Image.Image, f: float) -> Image.Image:
     if f >= 1.0:
-        return arr
-    img = Image.fromarray(arr)
-    return np.asarray(img.resize((max(8, round(img.size[0] * f)), max(8, round(img.size[1] * f))),
-                                 Image.BOX))
+        return img
+    return img.resize((max(8, round(img.size[0] * f)), max(8, round(img.size[1] * f))),
+                      Image.BOX)
 
 
 _SIGNED_CUTS = np.round(np.arange(-MAX_CROP, MAX_CROP + 1e-9, 0.0075), 4)
@@ -356,7 +354,7 @@ def _align(a: np.ndarray, b: np.ndarray, polish: bool = False):
     size = (max(8, round(min(a.shape[1], b.shape[1]) * f)),
             max(8, round(min(a.shape[0], b.shape[0]) * f)))
     # cut from copies at twice the check's resolution: the same result, far cheaper
-    sa, sb = (_shrink(v, 2 * f) for v in (a, b))
+    sa, sb = (_shrink(Image.fromarray(v), 2 * f) for v in (a, b))
     regions: dict = {}
 
     def region(side, arr, box):     # combinations share boxes: resample each once
@@ -401,32 +399,42 @@ def _polish(error, err: float, cx, cy):
 
 def _parabola(cm: float, c0: float, cp: float) -> float:
     den = cm - 2 * c0 + cp
-    return 0.0 if den <= 1e-9 else float(np.clip(0.5 * (cm - cp) / den, -0.5, 0.5))
+    return 0.0 if den <= 1e-9 else min(0.5, max(-0.5, 0.5 * (cm - cp) / den))
 
 
-def _refine(a: np.ndarray, box_a, b: np.ndarray, box_b, size, nb: int = 3, r: int = 2):
-    """`box_a` corrected so that the residual shift between the two regions, measured per
-    block of an nb x nb grid to a fraction of a pixel, vanishes (per axis: offset + scale)."""
-    w, h = size
-    x, y = _zscore(_region(a, box_a, size)), _zscore(_region(b, box_b, size))
+def _refine(a: Image.Image, box_a, y: np.ndarray, nb: int = 3, r: int = 2):
+    """`box_a` corrected so that the residual shift between `a`'s region and `y` (the other
+    image's region, z-scored), measured per block of an nb x nb grid to a fraction of a
+    pixel, vanishes (per axis: offset + scale)."""
+    h, w = y.shape
+    size = (w, h)
+    x = _zscore(_region(a, box_a, size))
     bh, bw = (h - 2 * r) // nb, (w - 2 * r) // nb
     yc = y[r:r + nb * bh, r:r + nb * bw]
-    costs = np.empty((2 * r + 1, 2 * r + 1, nb, nb))
-    for i, dy in enumerate(range(-r, r + 1)):
-        for j, dx in enumerate(range(-r, r + 1)):
-            xs = x[r + dy:r + dy + nb * bh, r + dx:r + dx + nb * bw]
-            costs[i, j] = ((xs - yc) ** 2).reshape(nb, bh, nb, bw).mean(axis=(1, 3))
+    k = 2 * r + 1
+    costs = np.empty((k * k, nb, nb))
+    d = np.empty_like(yc)
+    for i in range(k):
+        for j in range(k):
+            np.subtract(x[i:i + nb * bh, j:j + nb * bw], yc, out=d)
+            np.square(d, out=d)
+            # block sums: rows first (contiguous), then columns
+            costs[i * k + j] = d.reshape(nb, bh, nb * bw).sum(1).reshape(nb, nb, bw).sum(2)
+    costs *= 1 / (bh * bw)
     spread = yc.reshape(nb, bh, nb, bw).std(axis=(1, 3))
+    flat = costs.reshape(k * k, nb * nb)
+    best = flat.argmin(0)
+    conf = (np.partition(flat, 1, axis=0)[1] - flat[best, np.arange(nb * nb)] + 1e-6).tolist()
+    c = costs.reshape(k, k, nb * nb).tolist()   # scalar work below: Python floats are faster
+    spread = spread.ravel().tolist()
     pts = []
-    for bi in range(nb):
-        for bj in range(nb):
-            c = costs[:, :, bi, bj]
-            i, j = np.unravel_index(np.argmin(c), c.shape)
-            fy = _parabola(c[i - 1, j], c[i, j], c[i + 1, j]) if 0 < i < 2 * r else 0.0
-            fx = _parabola(c[i, j - 1], c[i, j], c[i, j + 1]) if 0 < j < 2 * r else 0.0
-            conf = float(np.partition(c.ravel(), 1)[1] - c[i, j]) + 1e-6
-            pts.append((r + (bj + 0.5) * bw, r + (bi + 0.5) * bh, j - r + fx, i - r + fy,
-                        float(spread[bi, bj]) * conf))
+    for blk in range(nb * nb):
+        bi, bj = divmod(blk, nb)
+        i, j = divmod(int(best[blk]), k)
+        fy = _parabola(c[i - 1][j][blk], c[i][j][blk], c[i + 1][j][blk]) if 0 < i < 2 * r else 0.0
+        fx = _parabola(c[i][j - 1][blk], c[i][j][blk], c[i][j + 1][blk]) if 0 < j < 2 * r else 0.0
+        pts.append((r + (bj + 0.5) * bw, r + (bi + 0.5) * bh, j - r + fx, i - r + fy,
+                    spread[blk] * conf[blk]))
     pts = np.array(pts)
     weight = np.sqrt(pts[:, 4])
     if weight.sum() <= 0:
@@ -450,16 +458,32 @@ def _fit_levels(src: np.ndarray, ref: np.ndarray) -> np.ndarray:
     monotone map (histogram matching) can turn one colour into another and hide a cell or
     bar redrawn in another colour."""
     xs, ys = src.ravel().astype(np.float64), ref.ravel().astype(np.float64)
-    keep = np.ones(xs.size, dtype=bool)
+    x, y = xs, ys
     for _ in range(2):
-        x, y = xs[keep], ys[keep]    # least squares y ~ alpha x + beta, in closed form
-        mx, my = x.mean(), y.mean()
-        var = float(((x - mx) ** 2).mean())
-        alpha = float(((x - mx) * (y - my)).mean()) / var if var > 1e-12 else 0.0
+        mx, my = x.mean(), y.mean()     # least squares y ~ alpha x + beta, in closed form
+        dx = x - mx
+        var = float(np.dot(dx, dx)) / x.size
+        alpha = float(np.dot(dx, y - my)) / x.size / var if var > 1e-12 else 0.0
         beta = my - alpha * mx
         res = np.abs(alpha * xs + beta - ys)
-        keep = res <= max(8.0, float(np.percentile(res, 90)))
+        keep = res <= max(8.0, _percentiles(res, 90)[0])
+        x, y = xs[keep], ys[keep]
     return np.clip(alpha * src + beta, float(ys.min()), float(ys.max())).astype(np.float32)
+
+
+def _percentiles(v: np.ndarray, *qs: float) -> list[float]:
+    """np.percentile(v, qs) (linear interpolation) by one partial sort: its own set-up
+    costs more than the sort on these arrays."""
+    v = v.ravel()
+    n = v.size
+    ks = [q / 100 * (n - 1) for q in qs]
+    idx = sorted({min(int(k) + d, n - 1) for k in ks for d in (0, 1)})
+    part = np.partition(v, idx)
+    out = []
+    for k in ks:
+        a, b, t = float(part[int(k)]), float(part[min(int(k) + 1, n - 1)]), k - int(k)
+        out.append(a + (b - a) * t if t < 0.5 else b - (b - a) * (1 - t))
+    return out
 
 
 def _shift(a: np.ndarray, dx: float, dy: float) -> np.ndarray:
@@ -500,11 +524,13 @@ def _defect_maps(a: np.ndarray, b: np.ndarray, polish: bool = False):
     h = int(min(a.shape[0] * (1 - box_a[1] - box_a[3]), b.shape[0] * (1 - box_b[1] - box_b[3])))
     if w < 12 or h < 12:
         return None, None, None, err
+    img_a = Image.fromarray(a)
+    y = _region(Image.fromarray(b), box_b, (w, h))
     if min(w, h) >= 24:
-        box_a = _refine(a, box_a, b, box_b, (w, h))
-    raw, y = _region(a, box_a, (w, h)), _region(b, box_b, (w, h))
+        box_a = _refine(img_a, box_a, _zscore(y))
+    raw = _region(img_a, box_a, (w, h))
     x = _fit_levels(raw, y)
-    low, high = np.percentile(y, [0.5, 99.5])
+    low, high = _percentiles(y, 0.5, 99.5)
     span = max(16.0, float(high - low))
     x, y = x / span, y / span
 

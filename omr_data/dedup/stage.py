@@ -131,7 +131,7 @@ class DedupStage(Stage):
     """Remove duplicates (image and text together) across inputs, and benchmark matches."""
 
     name = "dedup"
-    version = "4"
+    version = "5"
     Config = DedupConfig
     reads = "datasets"
     min_inputs = 1

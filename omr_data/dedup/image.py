@@ -105,8 +105,8 @@ def trim_borders(img: Image.Image, tolerance: float = TRIM_TOLERANCE) -> Image.I
         # each corner as the median of its 3x3 patch: the pixel itself may be the JPEG
         # ringing of a border just cut away (one such corner made every copy with a black
         # border keep its white margin, 22 pHash bits away from the original's trim)
-        corners = np.array([np.median(view[ys, xs]) for ys in (slice(0, 3), slice(-3, None))
-                            for xs in (slice(0, 3), slice(-3, None))])
+        corners = np.median(np.stack([view[:3, :3], view[:3, -3:], view[-3:, :3],
+                                      view[-3:, -3:]]).reshape(4, 9), axis=1)
         agree = (np.abs(corners[:, None] - corners[None, :]) <= 16).sum(axis=1)
         # a border is uniform: at least three corners share its colour; inside padding, a
         # figure's own margin frames it on every side, so all four must (else three cells
